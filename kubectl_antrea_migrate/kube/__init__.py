@@ -1,0 +1,1 @@
+"""Kubernetes core objects as plain data (core: no client imports)."""
