@@ -1,0 +1,1 @@
+"""Generated gRPC/protobuf stubs (scripts/gen-protos.sh); never edit by hand."""
