@@ -44,8 +44,10 @@ def to_plain(value: Any) -> Any:
         return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [to_plain(v) for v in value]
-        return sorted(items) if isinstance(value, (set, frozenset)) else items
-    return value
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # addresses, networks, paths: their text form is what users read
 
 
 def dump(data: Any, fmt: str, stream: TextIO | None = None) -> None:
