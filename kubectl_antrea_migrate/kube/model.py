@@ -30,18 +30,27 @@ __all__ = [
 
 
 class LabelMap(Mapping[str, str]):
-    """An immutable, hashable label map (sorted), so models holding labels stay frozen and comparable."""
+    """An immutable, hashable label map, so models holding labels stay frozen and comparable.
 
-    __slots__ = ("_items",)
+    Backed by a dict for O(1) lookups (selectors evaluate labels millions of times in ``verify``)
+    plus the sorted item tuple that gives equality, hashing and a deterministic order.
+    """
+
+    __slots__ = ("_items", "_map", "_hash")
 
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
         self._items: tuple[tuple[str, str], ...] = tuple(sorted((items or {}).items()))
+        self._map: dict[str, str] = dict(self._items)
+        self._hash: int | None = None
 
     def __getitem__(self, key: str) -> str:
-        for k, v in self._items:
-            if k == key:
-                return v
-        raise KeyError(key)
+        return self._map[key]
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        return self._map.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map
 
     def __iter__(self) -> Iterator[str]:
         return (k for k, _ in self._items)
@@ -50,17 +59,19 @@ class LabelMap(Mapping[str, str]):
         return len(self._items)
 
     def __hash__(self) -> int:
-        return hash(self._items)
+        if self._hash is None:
+            self._hash = hash(self._items)
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LabelMap):
-            return self._items == other._items
+            return self is other or self._items == other._items
         if isinstance(other, Mapping):
-            return dict(self._items) == dict(other)
+            return self._map == dict(other)
         return NotImplemented
 
     def __repr__(self) -> str:
-        return f"LabelMap({dict(self._items)!r})"
+        return f"LabelMap({self._map!r})"
 
     def as_dict(self) -> dict[str, str]:
         return dict(self._items)
