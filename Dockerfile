@@ -15,6 +15,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY kubectl_antrea_migrate ./kubectl_antrea_migrate
 COPY node_agent ./node_agent
+COPY manifests ./manifests
 RUN pip install --no-cache-dir . && rm -rf /src
 
 WORKDIR /

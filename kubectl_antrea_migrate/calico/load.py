@@ -86,7 +86,7 @@ from kubectl_antrea_migrate.kube.model import (
     ServiceAccount,
 )
 
-__all__ = ["STDIN", "load_objects", "load_paths"]
+__all__ = ["STDIN", "load_objects", "load_paths", "read_documents"]
 
 STDIN = "-"
 """The path that means "read standard input"."""
@@ -213,12 +213,21 @@ def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> Inventory:
             invalid; the message names file, document, object and field path.
     """
     builder = _InventoryBuilder()
+    for document, location in read_documents(paths, stdin):
+        builder.add_document(document, location)
+    return builder.build()
+
+
+def read_documents(paths: Sequence[str], stdin: TextIO | None = None) -> Iterator[tuple[Any, Location]]:
+    """Every non-empty YAML/JSON document of ``paths`` (as ``load_paths`` reads them) with its location.
+
+    Used for inputs that are not Calico objects too (``verify --antrea FILE``), so every command
+    reads files, directories and ``-`` the same way and reports errors the same way.
+    """
     for name, text in _read_sources(paths, stdin):
         for index, document in _parse_documents(name, text):
-            if document is None:
-                continue
-            builder.add_document(document, Location(file=name, document=index))
-    return builder.build()
+            if document is not None:
+                yield document, Location(file=name, document=index)
 
 
 def load_objects(

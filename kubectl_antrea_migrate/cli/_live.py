@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kubectl_antrea_migrate.antrea.model import AntreaObjects
 from kubectl_antrea_migrate.calico.model import Inventory
 from kubectl_antrea_migrate.cli import _policy_io as pio
 from kubectl_antrea_migrate.cli.options import OutputFormat
@@ -191,3 +192,27 @@ def apply_converted(
             print(f"warning: {obj.ref}: {warning}", file=sys.stderr)
     if result.failed:
         raise ClusterError(f"{len(result.failed)} of {len(result.objects)} objects were refused by the apiserver")
+
+
+def live_verify_inputs(
+    kubeconfig: Path | None, context: str | None, options: ConvertOptions
+) -> tuple[Inventory, AntreaObjects, str]:
+    """The cluster's Calico side (with its real pods) and the Antrea side to verify against it.
+
+    The Antrea side is what the cluster holds when any Antrea policy exists there, otherwise the
+    conversion of the cluster's Calico policies (verify before ``convert --apply``).
+    """
+    from kubectl_antrea_migrate.antrea.load import load_antrea
+    from kubectl_antrea_migrate.cluster.read import read_antrea_objects, read_snapshot
+
+    client = _client(kubeconfig, context)
+    inventory, rejected = inventory_from_snapshot(read_snapshot(client))
+    if rejected:
+        raise InputError("the cluster holds Calico objects that cannot be read:\n  " + "\n  ".join(rejected))
+    applied = read_antrea_objects(client)
+    if any(o["kind"] in ("ClusterNetworkPolicy", "NetworkPolicy") for o in applied):
+        pairs = [(o, Location(file="cluster", kind=o["kind"], name=str(o["metadata"].get("name", ""))))
+                 for o in applied]
+        return inventory, load_antrea(pairs), "the Antrea objects in the cluster"
+    objects, source = pio.antrea_side(inventory, options, None)
+    return inventory, objects, source + " (no Antrea policy in the cluster yet)"

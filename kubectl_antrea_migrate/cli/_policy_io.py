@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, TextIO
 
 import typer
 
+from kubectl_antrea_migrate.antrea.model import AntreaObjects
 from kubectl_antrea_migrate.calico.model import Inventory
 from kubectl_antrea_migrate.convert.result import (
     ConversionResult,
@@ -23,35 +24,36 @@ from kubectl_antrea_migrate.errors import UsageError
 from kubectl_antrea_migrate.output import console, table
 
 __all__ = [
-    "NamespacedAsChoice",
-    "DenyActionChoice",
-    "IPFamilyChoice",
-    "NamespacedAsOpt",
     "CalicoVersionOpt",
+    "DenyActionChoice",
     "DenyActionOpt",
+    "IPFamilyChoice",
     "IPFamilyOpt",
-    "load_inputs",
+    "NamespacedAsChoice",
+    "NamespacedAsOpt",
+    "antrea_side",
     "conversion_options",
-    "print_fidelity",
     "fidelity_document",
+    "load_inputs",
+    "print_fidelity",
 ]
 
 
-class NamespacedAsChoice(str, Enum):
+class NamespacedAsChoice(StrEnum):
     """``--namespaced-as``: Antrea NetworkPolicy where exact (default), or always ClusterNetworkPolicy."""
 
     ANNP = "annp"
     ACNP = "acnp"
 
 
-class DenyActionChoice(str, Enum):
+class DenyActionChoice(StrEnum):
     """Felix's deny action on the source cluster."""
 
     DROP = "drop"
     REJECT = "reject"
 
 
-class IPFamilyChoice(str, Enum):
+class IPFamilyChoice(StrEnum):
     """The cluster's IP families."""
 
     IPV4 = "ipv4"
@@ -71,7 +73,11 @@ DenyActionOpt = Annotated[
 ]
 IPFamilyOpt = Annotated[IPFamilyChoice, typer.Option("--ip-family", help="Cluster IP families: ipv4, ipv6, dual.")]
 
-_FAMILIES = {IPFamilyChoice.IPV4: frozenset({4}), IPFamilyChoice.IPV6: frozenset({6}), IPFamilyChoice.DUAL: frozenset({4, 6})}
+_FAMILIES = {
+    IPFamilyChoice.IPV4: frozenset({4}),
+    IPFamilyChoice.IPV6: frozenset({6}),
+    IPFamilyChoice.DUAL: frozenset({4, 6}),
+}
 
 
 def load_inputs(files: Sequence[str] | None, stdin: TextIO | None = None) -> Inventory:
@@ -81,6 +87,22 @@ def load_inputs(files: Sequence[str] | None, stdin: TextIO | None = None) -> Inv
     if not files:
         raise UsageError("no input: give -f FILE|DIR|- (repeatable)")
     return load_paths(list(files), stdin=stdin if stdin is not None else sys.stdin)
+
+
+def antrea_side(
+    inventory: Inventory, options: ConvertOptions, antrea_files: Sequence[str] | None
+) -> tuple[AntreaObjects, str]:
+    """The Antrea objects to verify: from ``--antrea`` files, or this tool's conversion of ``inventory``."""
+    from kubectl_antrea_migrate.antrea.load import load_antrea
+    from kubectl_antrea_migrate.calico.load import read_documents
+    from kubectl_antrea_migrate.convert import convert
+
+    if antrea_files:
+        return load_antrea(read_documents(list(antrea_files))), "objects from " + ", ".join(antrea_files)
+    result = convert(inventory, options)
+    left_out = sum(1 for r in result.reports if r.fidelity is Fidelity.UNSUPPORTED)
+    note = f" ({left_out} unsupported objects left out: expect differences there)" if left_out else ""
+    return result.objects, "this tool's conversion of the Calico inputs" + note
 
 
 def conversion_options(

@@ -12,8 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
+
+# typer (>= 0.29) vendors its own click: its exceptions are not the ``click`` package's.
+from typer._click import exceptions as click_exceptions
 
 from kubectl_antrea_migrate.errors import EXIT_FAILURE, EXIT_INPUT, MigrateError
 
@@ -52,12 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
+    except click_exceptions.NoArgsIsHelpError as exc:
+        exc.show(file=sys.stdout)
+        code = 0
+    except click_exceptions.ClickException as exc:
         exc.show(file=sys.stderr)
-        code = EXIT_INPUT if isinstance(exc, click.UsageError) else exc.exit_code
-    except click.exceptions.Abort:
+        code = EXIT_INPUT if isinstance(exc, click_exceptions.UsageError) else exc.exit_code
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         code = EXIT_FAILURE
     except KeyboardInterrupt:

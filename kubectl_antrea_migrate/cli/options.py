@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 __all__ = [
-    "OutputFormat",
     "ClusterOptions",
-    "KubeconfigOpt",
     "ContextOpt",
-    "OutputOpt",
     "FilesOpt",
+    "KubeconfigOpt",
+    "OutputFormat",
+    "OutputOpt",
 ]
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """``-o``: human table (default), or machine-readable json/yaml."""
 
     TABLE = "table"

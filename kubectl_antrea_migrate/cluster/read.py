@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_antrea_migrate.cluster.client import DEFAULT_PAGE_SIZE, KubeClient
+from kubectl_antrea_migrate.cluster.client import DEFAULT_PAGE_SIZE, ApiError, KubeClient, resource_path
 from kubectl_antrea_migrate.errors import Location
 from kubectl_antrea_migrate.kube.model import ContainerPort, LabelMap, Namespace, Pod, ServiceAccount
 from kubectl_antrea_migrate.kube.snapshot import (
@@ -40,7 +40,7 @@ from kubectl_antrea_migrate.kube.snapshot import (
     ObjectProblem,
 )
 
-__all__ = ["CALICO_IPAM_KINDS", "CALICO_POLICY_KINDS", "read_snapshot"]
+__all__ = ["CALICO_IPAM_KINDS", "CALICO_POLICY_KINDS", "read_antrea_objects", "read_snapshot"]
 
 # (kind, plural) of the Calico objects the policy loader consumes, in dependency order.
 CALICO_POLICY_KINDS: tuple[tuple[str, str], ...] = (
@@ -329,3 +329,32 @@ def _component(name: str, images: tuple[str, ...]) -> Component | None:
         if needle in haystack or any(needle in i for i in images):
             return component
     return None
+
+
+_ANTREA_KINDS = (
+    ("tiers", "Tier"),
+    ("clustergroups", "ClusterGroup"),
+    ("groups", "Group"),
+    ("clusternetworkpolicies", "ClusterNetworkPolicy"),
+    ("networkpolicies", "NetworkPolicy"),
+)
+
+
+def read_antrea_objects(client: KubeClient, *, page_size: int = DEFAULT_PAGE_SIZE) -> tuple[dict[str, Any], ...]:
+    """Every Antrea policy object in the cluster (crd.antrea.io/v1beta1), one paginated list per kind.
+
+    Returns raw dicts with ``apiVersion`` and ``kind`` set (lists omit them per item), for
+    ``antrea/load.py``. An Antrea kind that is not served (Antrea CRDs absent) yields nothing.
+    """
+    objects: list[dict[str, Any]] = []
+    for plural, kind in _ANTREA_KINDS:
+        path = resource_path("crd.antrea.io", "v1beta1", plural)
+        try:
+            items = list(client.list_pages(path, page_size=page_size))
+        except ApiError as exc:
+            if exc.status == 404:
+                continue
+            raise
+        for item in items:
+            objects.append({"apiVersion": "crd.antrea.io/v1beta1", "kind": kind, **item})
+    return tuple(objects)

@@ -140,3 +140,10 @@ def test_dry_run_other_than_server_is_a_usage_error(capsys: pytest.CaptureFixtur
     code, _, err = run(capsys, "convert", "-f", EXAMPLES, "--apply", "--dry-run=client")
     assert code == 2
     assert "--dry-run" in err
+
+
+@pytest.mark.parametrize("argv", [["check", "-o", "bogus", "-f", EXAMPLES], ["convert", "--nope"], ["nosuch"]])
+def test_bad_options_exit_2_without_traceback(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert "Traceback" not in err and "internal error" not in err
