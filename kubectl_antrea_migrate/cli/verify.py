@@ -77,6 +77,8 @@ def _print(report: object, source: str) -> None:
             for cell in report.matrix
         ]
         out.print(table("Allowed connections", ("SOURCE", "DESTINATION", "CALICO ALLOWS", "ANTREA ALLOWS"), rows))
+    for note in report.notes:
+        out.print(f"note: {note}")
     for difference in report.differences:
         print(difference.describe(), file=sys.stdout)
     out.print(f"{len(report.differences)} differences" if report.differences else "no differences: same verdicts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,15 @@ def _cli(capsys: pytest.CaptureFixture[str], cp: ControlPlane, *argv: str) -> tu
     code = main([*argv, "--kubeconfig", str(cp.admin_kubeconfig)])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def _wait_for_terminating_namespaces(client: KubeClient) -> None:
+    """Earlier tests' namespaces may still be terminating; live commands read every namespace."""
+    deadline = time.monotonic() + 120
+    while any(ns.get("status", {}).get("phase") == "Terminating" for ns in client.list_pages("/api/v1/namespaces")):
+        if time.monotonic() > deadline:
+            pytest.fail("namespaces of earlier tests still terminating after 120 s")
+        time.sleep(0.5)
 
 
 def _seed_cluster(client: KubeClient) -> None:
@@ -74,17 +84,18 @@ def test_convert_apply_is_accepted_without_warnings_backs_up_and_is_idempotent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    _wait_for_terminating_namespaces(clean_cluster)
     objects.create(clean_cluster, objects.global_network_policy("web", selector="app == 'web'"))
     objects.create(clean_cluster, objects.calico_network_policy("no-egress", namespace, selector="app == 'db'"))
 
     code, out, err = _cli(capsys, control_plane, "convert", "--apply", "--dry-run=server")
-    assert code == 0, err
+    assert code == 0, err + out
     assert "(server dry run)" in out
     assert clean_cluster.get_optional(f"{ANTREA}/clusternetworkpolicies") is not None
     assert clean_cluster.request("GET", f"{ANTREA}/clusternetworkpolicies").body["items"] == []
 
     code, out, err = _cli(capsys, control_plane, "convert", "--apply")
-    assert code == 0, err
+    assert code == 0, err + out
     assert "warning" not in err
     backups = list(tmp_path.glob("calico-backup-*.yaml"))
     assert len(backups) == 1
@@ -96,6 +107,6 @@ def test_convert_apply_is_accepted_without_warnings_backs_up_and_is_idempotent(
     assert all(" created" in line for line in out.splitlines())
 
     code, out, err = _cli(capsys, control_plane, "convert", "--apply")
-    assert code == 0, err
+    assert code == 0, err + out
     assert out.strip() and all(line.endswith("unchanged") for line in out.splitlines())
     clean_cluster.request("DELETE", f"{ANTREA}/namespaces/{namespace}/networkpolicies")
