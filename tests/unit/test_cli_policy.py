@@ -147,3 +147,29 @@ def test_bad_options_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert "Traceback" not in err and "internal error" not in err
+
+
+def test_verify_examples_finds_no_difference(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "-f", EXAMPLES)
+    assert code == 0
+    assert "no differences" in out and "probes" in out
+
+
+def test_verify_catches_a_tampered_antrea_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    converted = list(yaml.safe_load_all(run(capsys, "convert", "-f", EXAMPLES)[1]))
+    postgres = next(d for d in converted if d["kind"] == "NetworkPolicy" and "postgres" in d["metadata"]["name"])
+    for rule in postgres["spec"]["ingress"]:
+        if rule["action"] == "Drop":
+            rule["action"] = "Allow"  # the mistake a hand-edited migration makes
+    tampered = tmp_path / "antrea.yaml"
+    tampered.write_text(yaml.safe_dump_all(converted))
+    code, out, _ = run(capsys, "verify", "-f", EXAMPLES, "--antrea", str(tampered), "-o", "json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["differences"]
+    assert all("postgres" in json.dumps(d["dst"]) for d in doc["differences"])
+
+
+def test_verify_antrea_without_calico_inputs_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "verify", "--antrea", EXAMPLES)
+    assert code == 2 and "--antrea" in err
