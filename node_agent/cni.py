@@ -1,4 +1,5 @@
-"""The CNI conf dir (``{host_root}/etc/cni/net.d``): which conf the runtime uses, Multus on/off, Calico files out.
+"""The CNI conf dir (``{host_root}/etc/cni/net.d``): which conf the runtime uses, which network is put in force
+(Calico, Multus, Antrea), Calico files out.
 
 Design:
 - The runtime loads the lexically first VALID file ending in ``.conf``, ``.conflist`` or ``.json``
@@ -17,6 +18,17 @@ Design:
 
   The name ``antrea-migrate-multus`` marks the file as ours: "off" never removes a Multus conf
   someone else wrote.
+- Rollback cannot just move ``10-antrea.conflist`` aside: antrea-agent rewrites it. So Calico is
+  *pinned* in front instead: ``00-antrea-migrate-calico.conflist`` (``CALICO_PIN_FILE``; "00-a" sorts
+  before "00-multus" and "10-antrea") is a copy of Calico's own conflist, byte for byte. Same network
+  name (``k8s-pod-network``) and plugins, so Calico IPAM handles (``<network>.<container id>``) and
+  CNI DEL of pods made before or after the pin keep working. A Calico ``.conf``/``.json`` is wrapped
+  into a one-plugin conflist the way libcni's ``ConfListFromConf`` does. Removing the pin (and our
+  Multus conf) returns the node to "whatever sorts first". The pin is Calico-owned, so the Calico
+  cleanup moves it away with Calico's files, and the Multus conf delegates to Calico's original.
+- ``plan_cni`` orders its steps so that the file taking over is written before the one it replaces
+  goes (pin before Multus off; Multus on before unpin): a run killed between two steps never leaves
+  the node on a network nobody asked for. A step after a failed one is not attempted.
 - Every write is atomic (temp file in the same dir, fsync, rename): the runtime never reads half a
   conf. Nothing is deleted: a replaced or removed file is moved (or copied, for a replacement) to
   ``{host_root}/var/lib/antrea-migrate/backup/``, never overwriting an earlier backup.
@@ -32,11 +44,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubectl_antrea_migrate.nodestate.model import CniConf, CniScan, Outcome, Owner, Result
+from kubectl_antrea_migrate.nodestate.model import CALICO_PIN_FILE, CniConf, CniNetwork, CniScan, Outcome, Owner, Result
 
 __all__ = [
     "BACKUP_DIR",
     "CALICO_KUBECONFIG",
+    "CALICO_PIN_FILE",
     "CONF_DIR",
     "MULTUS_FILE",
     "MULTUS_KUBECONFIG",
@@ -45,8 +58,11 @@ __all__ = [
     "CniDir",
     "CniPlanError",
     "CniState",
+    "CniStep",
     "MoveToBackup",
+    "Unchanged",
     "WriteFile",
+    "calico_pin_conf",
     "multus_conf",
     "parse_conf",
 ]
@@ -63,11 +79,14 @@ _CONF_EXTENSIONS = (".conf", ".conflist", ".json")
 class CniPlanError(Exception):
     """The wanted CNI change cannot be planned on this node; ``str()`` says why and what is missing.
 
-    ``refused`` is True when the tool deliberately leaves a file alone (not an error of the node).
+    ``refused`` is True when the tool deliberately leaves a file alone (not an error of the node);
+    ``file`` and ``verb`` name the object and the change that could not be planned.
     """
 
-    def __init__(self, message: str, refused: bool = False) -> None:
+    def __init__(self, message: str, refused: bool = False, *, file: str = MULTUS_FILE, verb: str = "write") -> None:
         self.refused = refused
+        self.file = file
+        self.verb = verb
         super().__init__(message)
 
 
@@ -85,10 +104,14 @@ class CniState:
 
 @dataclass(frozen=True, slots=True)
 class WriteFile:
-    """Write ``content`` to ``name`` in the conf dir atomically, backing up what it replaces."""
+    """Write ``content`` to ``name`` in the conf dir atomically, backing up what it replaces.
+
+    ``note`` (e.g. what the content is a copy of) leads the outcome's detail.
+    """
 
     name: str
     content: str
+    note: str = ""
 
     def describe(self) -> tuple[str, str, str]:
         """(subsystem, object, action) for the outcome."""
@@ -106,7 +129,26 @@ class MoveToBackup:
         return "cni", f"file={self.name}", "move-to-backup"
 
 
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """Nothing to do for ``name``: already as wanted (ABSENT) or deliberately left alone (SKIPPED)."""
+
+    name: str
+    verb: str
+    result: Result
+    detail: str
+
+    def describe(self) -> tuple[str, str, str]:
+        """(subsystem, object, action) for the outcome."""
+        return "cni", f"file={self.name}", self.verb
+
+    def outcome(self) -> Outcome:
+        """The outcome, the same in a dry run and a real one."""
+        return Outcome(*self.describe(), self.result, self.detail)
+
+
 CniAction = WriteFile | MoveToBackup
+CniStep = WriteFile | MoveToBackup | Unchanged  # one per file ``plan_cni`` is about
 
 
 def _owner(types: tuple[str, ...]) -> Owner:
@@ -144,6 +186,18 @@ def parse_conf(name: str, text: str) -> CniConf:
         hint = "; perhaps this is a .conflist?" if "plugins" in doc else ""
         return CniConf(name, network, (), False, f"conf has no 'type'{hint}")
     return CniConf(name, network, (plugin_type,), True, "", _owner((plugin_type,)))
+
+
+def calico_pin_conf(name: str, text: str) -> str:
+    """Pure: the pin's content for Calico's conf ``name``: a conflist byte for byte, a conf wrapped as a conflist.
+
+    The wrapping is libcni's ``ConfListFromConf``: ``{"name", "cniVersion", "plugins": [<the conf>]}``.
+    """
+    if name.endswith(".conflist"):
+        return text
+    doc: dict[str, Any] = json.loads(text)
+    wrapped = {"name": doc.get("name", ""), "cniVersion": doc.get("cniVersion", ""), "plugins": [doc]}
+    return json.dumps(wrapped, indent=2) + "\n"
 
 
 def multus_conf(calico_text: str, antrea_text: str) -> str:
@@ -207,6 +261,7 @@ class CniDir:
                 raise CniPlanError(
                     f"{MULTUS_FILE} was not written by antrea-migrate (name={present.network!r}): left in place",
                     refused=True,
+                    verb="move-to-backup",
                 )
             return (MoveToBackup(MULTUS_FILE),)
         calico = _first(state, Owner.CALICO)
@@ -222,8 +277,45 @@ class CniDir:
         return (WriteFile(MULTUS_FILE, content),)
 
     @staticmethod
+    def multus_step(state: CniState, enabled: bool) -> CniStep:
+        """Pure: ``plan_multus`` as one step; "already so" is ABSENT, a foreign Multus conf SKIPPED.
+
+        Raises:
+            CniPlanError: "on" without a valid Calico and Antrea conf to delegate to.
+        """
+        verb = "write" if enabled else "move-to-backup"
+        try:
+            actions = CniDir.plan_multus(state, enabled)
+        except CniPlanError as exc:
+            if exc.refused:
+                return Unchanged(MULTUS_FILE, verb, Result.SKIPPED, str(exc))
+            raise
+        if not actions:
+            return Unchanged(MULTUS_FILE, verb, Result.ABSENT, "already written" if enabled else "no such file")
+        return actions[0]
+
+    @staticmethod
+    def plan_cni(state: CniState, network: CniNetwork) -> tuple[CniStep, ...]:
+        """Pure: put ``network``'s conf in force; one step per file (the pin, ``00-multus.conf``), in a safe order.
+
+        CALICO: write the pin, then move our Multus conf away. MULTUS: write the Multus conf, then move
+        the pin away. ANTREA: move both away. Files already as wanted are ABSENT steps.
+
+        Raises:
+            CniPlanError: CALICO with no Calico conf left to copy ("rollback is no longer possible"),
+                or with another conf sorting before the pin; MULTUS without a Calico and an Antrea conf.
+        """
+        if network is CniNetwork.CALICO:
+            steps = (_pin(state), CniDir.multus_step(state, enabled=False))
+            _require_owner_in_force(state, steps, Owner.CALICO)
+            return steps
+        if network is CniNetwork.MULTUS:
+            return (CniDir.multus_step(state, enabled=True), _unpin(state))
+        return (CniDir.multus_step(state, enabled=False), _unpin(state))
+
+    @staticmethod
     def plan_remove_calico(state: CniState) -> tuple[CniAction, ...]:
-        """Pure: move every Calico conf and ``calico-kubeconfig`` to the backup dir."""
+        """Pure: move every Calico conf (the pin too) and ``calico-kubeconfig`` to the backup dir."""
         names = [c.file for c in state.report.confs if c.owner is Owner.CALICO]
         if CALICO_KUBECONFIG in state.report.other_files:
             names.append(CALICO_KUBECONFIG)
@@ -240,15 +332,27 @@ class CniDir:
             outcomes.append(Outcome(*action.describe(), result, detail))
         return tuple(outcomes)
 
+    def apply_steps(self, steps: tuple[CniStep, ...]) -> tuple[Outcome, ...]:
+        """Run ``steps`` in order; one outcome each. After a FAILED one the rest are SKIPPED, not attempted."""
+        outcomes: list[Outcome] = []
+        for step in steps:
+            if any(o.result is Result.FAILED for o in outcomes):
+                outcomes.append(Outcome(*step.describe(), Result.SKIPPED, "not attempted: an earlier change failed"))
+            elif isinstance(step, Unchanged):
+                outcomes.append(step.outcome())
+            else:
+                outcomes += self.apply((step,))
+        return tuple(outcomes)
+
     def _write(self, action: WriteFile) -> tuple[Result, str]:
         target = self.conf_dir / action.name
-        detail = ""
+        details = [action.note] if action.note else []
         if target.exists():
             if target.read_text(encoding="utf-8") == action.content:
-                return Result.ABSENT, "already written"
+                return Result.ABSENT, "; ".join(["already written", *details])
             backup = self._backup_path(action.name)
             shutil.copy2(target, backup)
-            detail = f"previous content backed up to {backup}"
+            details.append(f"previous content backed up to {backup}")
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=self.conf_dir, prefix=f".{action.name}.", suffix=".tmp")
         try:
@@ -262,7 +366,7 @@ class CniDir:
             Path(temp).unlink(missing_ok=True)
             raise
         _fsync_dir(self.conf_dir)
-        return Result.DONE, detail
+        return Result.DONE, "; ".join(details)
 
     def _move(self, action: MoveToBackup) -> tuple[Result, str]:
         source = self.conf_dir / action.name
@@ -284,7 +388,55 @@ class CniDir:
 
 
 def _first(state: CniState, owner: Owner) -> str | None:
-    return next((c.file for c in state.report.confs if c.valid and c.owner is owner), None)
+    """The first valid conf of ``owner``, never the pin (Multus delegates to Calico's original)."""
+    return next(
+        (c.file for c in state.report.confs if c.valid and c.owner is owner and c.file != CALICO_PIN_FILE), None
+    )
+
+
+def _pin(state: CniState) -> CniStep:
+    source = _first(state, Owner.CALICO)
+    if source is None:
+        raise CniPlanError(
+            f"Calico's CNI conf is gone: rollback is no longer possible (no valid Calico conf in "
+            f"{state.report.conf_dir}; the Calico cleanup moves it to /{BACKUP_DIR})",
+            file=CALICO_PIN_FILE,
+        )
+    content = calico_pin_conf(source, state.text(source) or "")
+    pinned = parse_conf(CALICO_PIN_FILE, content)
+    if not pinned.valid:
+        raise CniPlanError(f"cannot pin Calico's {source}: the copy is not a valid conflist ({pinned.error})",
+                           file=CALICO_PIN_FILE)  # fmt: skip
+    note = f"copy of {source}"
+    if state.text(CALICO_PIN_FILE) == content:
+        return Unchanged(CALICO_PIN_FILE, "write", Result.ABSENT, f"already written; {note}")
+    return WriteFile(CALICO_PIN_FILE, content, note)
+
+
+def _unpin(state: CniState) -> CniStep:
+    if any(c.file == CALICO_PIN_FILE for c in state.report.confs):
+        return MoveToBackup(CALICO_PIN_FILE)
+    return Unchanged(CALICO_PIN_FILE, "move-to-backup", Result.ABSENT, "no such file")
+
+
+def _require_owner_in_force(state: CniState, steps: tuple[CniStep, ...], owner: Owner) -> None:
+    """Raise unless, after ``steps``, the lexically first valid conf belongs to ``owner``."""
+    valid = {c.file: c.owner for c in state.report.confs if c.valid}
+    for step in steps:
+        if isinstance(step, MoveToBackup):
+            valid.pop(step.name, None)
+        elif isinstance(step, WriteFile):
+            written = parse_conf(step.name, step.content)
+            if written.valid:
+                valid[step.name] = written.owner
+            else:
+                valid.pop(step.name, None)
+    active = min(valid, default=None)
+    if active is None or valid[active] is not owner:
+        raise CniPlanError(
+            f"{active} sorts before {CALICO_PIN_FILE} and would stay in force: rename or remove it, then retry",
+            file=CALICO_PIN_FILE,
+        )
 
 
 def _fsync_dir(path: Path) -> None:

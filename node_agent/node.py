@@ -1,4 +1,4 @@
-"""The node façade the gRPC servicer calls: one report, Multus on/off, Calico cleanup.
+"""The node façade the gRPC servicer calls: one report, the CNI conf in force, Multus on/off, Calico cleanup.
 
 It wires the subsystems (``links``, ``netfilter`` x2 backends, ``ipsets``, ``cni``) to one node
 (``host_root`` for files, ``netns`` for kernel state) and fixes the order of the cleanup:
@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from kubectl_antrea_migrate.errors import InputError, Location
 from kubectl_antrea_migrate.nodestate.conflicts import find_address_conflicts, find_route_conflicts, gateway_address
-from kubectl_antrea_migrate.nodestate.model import Backend, NodeReport, Outcome, Result
-from node_agent.cni import MULTUS_FILE, CniDir, CniPlanError
+from kubectl_antrea_migrate.nodestate.model import Backend, CniNetwork, NodeReport, Outcome, Result
+from node_agent.cni import CniDir, CniPlanError, CniState, CniStep, Unchanged
 from node_agent.ipsets import Ipsets
 from node_agent.links import DeleteRoute, Links
 from node_agent.netfilter import Netfilter
@@ -89,17 +89,20 @@ class Node:
         Idempotent: a conf already as wanted is ABSENT. "On" without both a Calico and an Antrea
         conf is FAILED; "off" leaves a Multus conf this tool did not write (SKIPPED).
         """
-        verb = "write" if enabled else "move-to-backup"
-        state = self.cni.scan()
-        try:
-            actions = CniDir.plan_multus(state, enabled)
-        except CniPlanError as exc:
-            result = Result.SKIPPED if exc.refused else Result.FAILED
-            return (Outcome("cni", f"file={MULTUS_FILE}", verb, result, str(exc)),)
-        if not actions:
-            detail = "already written" if enabled else "no such file"
-            return (Outcome("cni", f"file={MULTUS_FILE}", verb, Result.ABSENT, detail),)
-        return _execute(self.cni.apply, actions, dry_run)
+        return self._set_confs(lambda state: (CniDir.multus_step(state, enabled),), dry_run)
+
+    def set_cni(self, network: CniNetwork, dry_run: bool) -> tuple[Outcome, ...]:
+        """Put ``network``'s CNI conf in force for the next pod sandboxes; one outcome per file.
+
+        CALICO writes ``00-antrea-migrate-calico.conflist`` (a copy of Calico's conflist that sorts
+        first) and moves our ``00-multus.conf`` away; MULTUS writes ``00-multus.conf`` and moves the
+        copy away; ANTREA moves both away (see ``node_agent/cni.py``). Writes are atomic and back up
+        what they replace. Idempotent: files already as wanted are ABSENT. ``dry_run`` plans only.
+        Nothing changes and the outcome is FAILED when the change cannot be planned: CALICO once no
+        Calico conf is left ("rollback is no longer possible") or with another conf sorting before
+        the copy; MULTUS without both a Calico and an Antrea conf.
+        """
+        return self._set_confs(lambda state: CniDir.plan_cni(state, network), dry_run)
 
     def cleanup_calico(self, dry_run: bool) -> tuple[Outcome, ...]:
         """Remove every Calico object from the node; nothing else is touched.
@@ -148,6 +151,17 @@ class Node:
             ("cni", "files=10-calico.conflist,calico-kubeconfig", "move-to-backup"),
         )
         return tuple(outcomes)
+
+    def _set_confs(self, plan: Callable[[CniState], tuple[CniStep, ...]], dry_run: bool) -> tuple[Outcome, ...]:
+        try:
+            steps = plan(self.cni.scan())
+        except CniPlanError as exc:
+            return (Outcome("cni", f"file={exc.file}", exc.verb, Result.FAILED, str(exc)),)
+        if dry_run:
+            return tuple(
+                s.outcome() if isinstance(s, Unchanged) else Outcome(*s.describe(), Result.PLANNED) for s in steps
+            )
+        return self.cni.apply_steps(steps)
 
     def _gateways(self, pod_cidrs: Sequence[str]) -> tuple[str, ...]:
         gateways: list[str] = []

@@ -1,8 +1,9 @@
 """The gRPC servicer: protobuf in, one node subsystem call, protobuf out; errors become status codes.
 
-Nothing here decides anything about the node: ``Node`` (report, Multus, Calico cleanup) and
-``Sandboxes`` (CRI) do. This module owns the dataclass -> protobuf direction of the wire format; the
-plugin's ``kubectl_antrea_migrate/agents/client.py`` owns protobuf -> dataclass.
+Nothing here decides anything about the node: ``Node`` (report, CNI confs, Calico cleanup) and
+``Sandboxes`` (CRI) do. This module owns the dataclass -> protobuf direction of the wire format (and
+protobuf -> dataclass for request enums); the plugin's ``kubectl_antrea_migrate/agents/client.py``
+owns the other directions.
 
 Status codes (the message always names what is wrong):
   INVALID_ARGUMENT     bad request values (InputError, UsageError, ValueError)
@@ -29,6 +30,7 @@ from kubectl_antrea_migrate.errors import InputError, MigrateError, UsageError
 from kubectl_antrea_migrate.nodestate.model import (
     AddressConflict,
     CniConf,
+    CniNetwork,
     CniScan,
     LinkInfo,
     NetfilterSummary,
@@ -48,6 +50,7 @@ __all__ = [
     "NodePort",
     "SandboxPort",
     "agent_version",
+    "cni_network_from_pb",
     "outcome_to_pb",
     "register",
     "report_to_pb",
@@ -68,6 +71,10 @@ class NodePort(Protocol):
 
     def set_multus(self, enabled: bool, dry_run: bool) -> tuple[Outcome, ...]:
         """Write or remove 00-multus.conf; idempotent (already in the wanted state: ABSENT outcomes)."""
+        ...
+
+    def set_cni(self, network: CniNetwork, dry_run: bool) -> tuple[Outcome, ...]:
+        """Put ``network``'s conf in force; idempotent (already in force: ABSENT outcomes)."""
         ...
 
     def cleanup_calico(self, dry_run: bool) -> tuple[Outcome, ...]:
@@ -210,6 +217,13 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.OutcomesReply(outcomes=[outcome_to_pb(o) for o in outcomes])
 
     @_rpc
+    def SetCni(self, request: agent_pb2.SetCniRequest, context: grpc.ServicerContext) -> agent_pb2.OutcomesReply:
+        network = cni_network_from_pb(request.network)
+        with self._mutating:
+            outcomes = self._node.set_cni(network, dry_run=request.dry_run)
+        return agent_pb2.OutcomesReply(outcomes=[outcome_to_pb(o) for o in outcomes])
+
+    @_rpc
     def CleanupCalico(
         self, request: agent_pb2.CleanupCalicoRequest, context: grpc.ServicerContext
     ) -> agent_pb2.OutcomesReply:
@@ -228,6 +242,23 @@ def register(server: grpc.Server, servicer: AgentServicer) -> None:
 
 def _enum_pb(prefix: str, value: Enum, pb_enum: Any) -> Any:
     return pb_enum.Value(f"{prefix}_{value.name}")
+
+
+def cni_network_from_pb(value: int) -> CniNetwork:
+    """The request's network; the one protobuf -> dataclass conversion on this side.
+
+    Raises:
+        ValueError: unspecified (a client that forgot it) or a value this agent does not know (a newer
+            client); the servicer answers INVALID_ARGUMENT.
+    """
+    expected = ", ".join(f"CNI_NETWORK_{n.name}" for n in CniNetwork)
+    try:
+        member = agent_pb2.CniNetwork.Name(value).removeprefix("CNI_NETWORK_")
+    except ValueError:
+        raise ValueError(f"SetCni: unknown network value {value}: expected {expected}") from None
+    if member not in CniNetwork.__members__:
+        raise ValueError(f"SetCni: network is CNI_NETWORK_{member}: expected {expected}")
+    return CniNetwork[member]
 
 
 def outcome_to_pb(o: Outcome) -> agent_pb2.Outcome:

@@ -20,6 +20,7 @@ from kubectl_antrea_migrate.nodestate.model import (
     AddressConflict,
     Backend,
     CniConf,
+    CniNetwork,
     CniScan,
     LinkInfo,
     NetfilterSummary,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_TIMEOUTS",
     "AgentClient",
     "AgentIdentity",
+    "cni_network_to_pb",
     "outcome_from_pb",
     "report_from_pb",
     "sandbox_outcome_from_pb",
@@ -49,6 +51,7 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     "Report": 120.0,
     "KillSandboxes": 900.0,
     "SetMultus": 60.0,
+    "SetCni": 60.0,
     "CleanupCalico": 600.0,
 }
 
@@ -147,6 +150,22 @@ class AgentClient:
         request = agent_pb2.SetMultusRequest(enabled=enabled, dry_run=dry_run)
         return self._call("SetMultus", self._stub.SetMultus, request, _outcomes)
 
+    def set_cni(self, network: CniNetwork, dry_run: bool = False) -> tuple[Outcome, ...]:
+        """Put ``network``'s CNI conf in force on the node (CALICO pins a copy of Calico's conf in front).
+
+        An agent older than SetCni answers UNIMPLEMENTED: MULTUS and ANTREA then fall back to
+        SetMultus on/off, which is what they meant before; CALICO has no older equivalent and fails.
+        """
+        request = agent_pb2.SetCniRequest(network=cni_network_to_pb(network), dry_run=dry_run)
+        try:
+            return self._call("SetCni", self._stub.SetCni, request, _outcomes)
+        except AgentError as exc:
+            cause = exc.__cause__
+            unimplemented = isinstance(cause, grpc.RpcError) and cause.code() is grpc.StatusCode.UNIMPLEMENTED
+            if not unimplemented or network is CniNetwork.CALICO:
+                raise
+        return self.set_multus(network is CniNetwork.MULTUS, dry_run)
+
     def cleanup_calico(self, dry_run: bool = False) -> tuple[Outcome, ...]:
         """Remove every Calico object from the node."""
         request = agent_pb2.CleanupCalicoRequest(dry_run=dry_run)
@@ -190,6 +209,11 @@ def _owner(value: int) -> Owner:
 def outcome_from_pb(o: agent_pb2.Outcome) -> Outcome:
     """Convert one ``Outcome`` message."""
     return Outcome(subsystem=o.subsystem, object=o.object, action=o.action, result=_result(o.result), detail=o.detail)
+
+
+def cni_network_to_pb(network: CniNetwork) -> str:
+    """The proto enum value name of ``network`` (``CNI_NETWORK_<MEMBER>``); messages take names or numbers."""
+    return f"CNI_NETWORK_{network.name}"
 
 
 def _outcomes(reply: agent_pb2.OutcomesReply) -> tuple[Outcome, ...]:

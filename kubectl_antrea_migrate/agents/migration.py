@@ -4,12 +4,13 @@ Each call finds the node's agent (``--agent-endpoint NODE=HOST:PORT`` first, els
 over mutual TLS and turns the per-object outcomes into success or an ``AgentError`` naming the node
 and the objects that failed:
 
-- ``use_cni``: MULTUS writes ``00-multus.conf`` (SetMultus on); ANTREA removes it (off), so Antrea's
-  ``10-antrea.conflist`` is first again; CALICO removes it too and then checks that Calico's conf is
-  the one in force: the agent has no call to put Calico's conf in front of Antrea's, so a node where
-  Antrea's conf wins cannot be rolled back by this tool (the error says what to do). After a switch
-  the Node gets the annotation ``kubectl-antrea-migrate/cni: <network>@<time>``: the cluster edge
-  reads it to tell Multus pods (sandboxes made after the mark) from Calico ones, since the pod IP the
+- ``use_cni``: SetCni. MULTUS writes ``00-multus.conf``; ANTREA removes it (and the Calico pin), so
+  Antrea's ``10-antrea.conflist`` is first again; CALICO (rollback) writes the pin
+  ``00-antrea-migrate-calico.conflist``, a copy of Calico's conflist that sorts before Antrea's conf,
+  which antrea-agent would rewrite if it were only moved aside, and removes ``00-multus.conf``. The
+  agent refuses CALICO (FAILED, nothing changed) once Calico's conf is gone. After a switch the
+  Node gets the annotation ``kubectl-antrea-migrate/cni: <network>@<time>``: the cluster edge reads
+  it to tell Multus pods (sandboxes made after the mark) from Calico ones, since the pod IP the
   kubelet reports is the Calico one in both cases.
 - ``restart_pods``: KillSandboxes filtered to exactly the pods asked for, with the node's
   ``restartPolicy: Never`` pods passed along (the agent leaves them alone unless ``force_never``) and
@@ -42,13 +43,19 @@ from kubectl_antrea_migrate.cluster.client import ApiError, KubeClient, resource
 from kubectl_antrea_migrate.cluster.migration import CNI_ANNOTATION, format_cni_mark
 from kubectl_antrea_migrate.errors import AgentError, ClusterError, UsageError
 from kubectl_antrea_migrate.migrate.plan import Network
-from kubectl_antrea_migrate.nodestate.model import NodeReport, Outcome, Owner, Result, SandboxOutcome
+from kubectl_antrea_migrate.nodestate.model import CniNetwork, NodeReport, Outcome, Result, SandboxOutcome
 from kubectl_antrea_migrate.preflight.findings import Finding
 from kubectl_antrea_migrate.preflight.nodes import nodes_findings
 
 __all__ = ["AgentNodes", "parse_endpoints"]
 
 _T = TypeVar("_T")
+
+_CNI_NETWORKS = {
+    Network.CALICO: CniNetwork.CALICO,
+    Network.MULTUS: CniNetwork.MULTUS,
+    Network.ANTREA: CniNetwork.ANTREA,
+}
 
 
 def parse_endpoints(values: Sequence[str]) -> dict[str, str]:
@@ -98,13 +105,17 @@ class AgentNodes:
     # -- NodePort
 
     def use_cni(self, node: str, network: Network) -> None:
-        """Put ``network``'s conf in force on ``node`` (see the module docstring); idempotent."""
-        enabled = network is Network.MULTUS
-        outcomes = self._call(node, lambda agent: agent.set_multus(enabled))
-        _raise_failed(node, "SetMultus", outcomes)
-        if network is Network.CALICO:
-            report = self._call(node, lambda agent: agent.report())
-            _require_calico_in_force(node, report)
+        """Put ``network``'s conf in force on ``node`` (see the module docstring); idempotent.
+
+        Raises:
+            AgentError: the agent failed or refused a file (the message says which and why).
+            UsageError: ``network`` is NONE (no conf to put in force).
+        """
+        cni = _CNI_NETWORKS.get(network)
+        if cni is None:
+            raise UsageError(f"node {node}: no CNI conf to put in force for network {network.value}")
+        outcomes = self._call(node, lambda agent: agent.set_cni(cni))
+        _raise_failed(node, "SetCni", outcomes)
         self._mark(node, network)
 
     def restart_pods(self, node: str, pods: tuple[str, ...]) -> tuple[str, ...]:
@@ -175,12 +186,3 @@ def _raise_failed(node: str, rpc: str, outcomes: Sequence[Outcome]) -> None:
 
 def _removed(outcomes: Sequence[SandboxOutcome]) -> tuple[str, ...]:
     return tuple(sorted({f"{s.namespace}/{s.pod}" for s in outcomes if s.result is Result.DONE and not s.host_network}))
-
-
-def _require_calico_in_force(node: str, report: NodeReport) -> None:
-    active = next((c for c in report.cni.confs if c.file == report.cni.active), None)
-    if active is None or active.owner is not Owner.CALICO:
-        raise UsageError(
-            f"node {node}: the CNI conf in force is {report.cni.active or 'none'}, not Calico's, and the agent "
-            "cannot put Calico's conf back in front of Antrea's: remove Antrea's conf from the node (delete the "
-            "Antrea DaemonSet) and run `rollback` again")

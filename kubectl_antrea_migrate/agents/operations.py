@@ -1,8 +1,8 @@
 """``node NAME``: reach one node's agent and run what the user asked, in the migration's order.
 
-Order when several actions are asked at once: Multus conf (so restarted pods get the wanted network),
-then KillSandboxes (pods restart onto the conf in force), then the Calico cleanup, then the report (so
-it shows the node as the actions left it). With ``dry_run`` every mutation is only planned.
+Order when several actions are asked at once: CNI conf (``--cni`` or ``--multus``, so restarted pods
+get the wanted network), then KillSandboxes (pods restart onto the conf in force), then the Calico
+cleanup, then the report (so it shows the node as the actions left it). With ``dry_run`` every mutation is only planned.
 
 Reaching the agent needs the cluster (discovery, TLS Secret, the Node's podCIDRs and its
 ``restartPolicy: Never`` pods) unless both ``--agent-endpoint`` and ``--tls-dir`` are given; then the
@@ -31,7 +31,7 @@ from kubectl_antrea_migrate.agents.discovery import (
 from kubectl_antrea_migrate.agents.tls import ClientTls
 from kubectl_antrea_migrate.cluster.client import KubeClient
 from kubectl_antrea_migrate.errors import ClusterError, UsageError
-from kubectl_antrea_migrate.nodestate.model import NodeReport, Outcome, Result, SandboxOutcome
+from kubectl_antrea_migrate.nodestate.model import CniNetwork, NodeReport, Outcome, Result, SandboxOutcome
 from kubectl_antrea_migrate.preflight.findings import Finding, has_blockers
 from kubectl_antrea_migrate.preflight.nodes import node_findings
 
@@ -47,6 +47,7 @@ class NodeRequest:
         kill_sandbox: stop the node's pod-network sandboxes, filtered by ``namespaces`` and ``pods``.
         force: also kill pods with ``restartPolicy: Never``.
         multus: write (True) or remove (False) ``00-multus.conf``; None leaves it.
+        cni: put this network's conf in force (SetCni; CALICO pins Calico's conf in front); None leaves it.
         cleanup_calico: remove every Calico object from the node.
         dry_run: plan the mutations, change nothing.
     """
@@ -59,11 +60,12 @@ class NodeRequest:
     multus: bool | None = None
     cleanup_calico: bool = False
     dry_run: bool = False
+    cni: CniNetwork | None = None
 
     @property
     def mutates(self) -> bool:
         """True when any mutating action is asked."""
-        return self.kill_sandbox or self.multus is not None or self.cleanup_calico
+        return self.kill_sandbox or self.multus is not None or self.cni is not None or self.cleanup_calico
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +91,12 @@ class NodeRun:
     report: NodeReport | None = None
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
+    cni: tuple[Outcome, ...] = ()
 
     @property
     def failed(self) -> bool:
         """True when any object's outcome is FAILED (exit 3)."""
-        results = [o.result for o in (*self.multus, *self.cleanup)] + [s.result for s in self.sandboxes]
+        results = [o.result for o in (*self.cni, *self.multus, *self.cleanup)] + [s.result for s in self.sandboxes]
         return Result.FAILED in results
 
     @property
@@ -151,6 +154,7 @@ def run_on_node(agent: AgentClient, connection: NodeConnection, request: NodeReq
             "--kill-sandbox: the node's restartPolicy=Never pods are unknown without the cluster; "
             "pass --force to kill them too"
         )
+    cni = agent.set_cni(request.cni, request.dry_run) if request.cni is not None else ()
     multus = agent.set_multus(request.multus, request.dry_run) if request.multus is not None else ()
     sandboxes: tuple[SandboxOutcome, ...] = ()
     if request.kill_sandbox:
@@ -167,6 +171,7 @@ def run_on_node(agent: AgentClient, connection: NodeConnection, request: NodeReq
         node=connection.target.node,
         endpoint=connection.target.endpoint,
         dry_run=request.dry_run,
+        cni=cni,
         multus=multus,
         sandboxes=sandboxes,
         cleanup=cleanup,

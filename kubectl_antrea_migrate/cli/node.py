@@ -1,10 +1,13 @@
 """``kubectl antrea-migrate node NAME``: one node, through its agent.
 
   node NAME [--report] [--kill-sandbox [--namespace NS]... [--pod P]... [--force]]
-            [--multus on|off] [--cleanup-calico] [--dry-run]
+            [--cni calico|multus|antrea | --multus on|off] [--cleanup-calico] [--dry-run]
             [--agent-endpoint HOST:PORT] [--tls-dir DIR] [--agent-namespace NS] [-o table|json|yaml]
 
 ``--namespace``/``--pod`` filter ``--kill-sandbox``; the agent's own namespace is ``--agent-namespace``.
+``--cni`` puts one network's conf in force (``calico`` pins a copy of Calico's conf in front of
+Antrea's, as ``rollback`` does; ``antrea`` removes that copy and our Multus conf); ``--multus`` only
+writes or removes ``00-multus.conf``.
 Exit codes: 0 ok, 1 the report has blockers, 3 the agent failed an object or did not answer.
 """
 
@@ -28,6 +31,14 @@ if TYPE_CHECKING:  # the agent client pulls in grpc: imported only when the comm
     from kubectl_antrea_migrate.nodestate.model import NodeReport, Outcome
 
 __all__ = ["register"]
+
+
+class CniChoice(StrEnum):
+    """``--cni``: which network's conf to put in force."""
+
+    CALICO = "calico"
+    MULTUS = "multus"
+    ANTREA = "antrea"
 
 
 class MultusChoice(StrEnum):
@@ -59,6 +70,10 @@ def register(app: typer.Typer) -> None:
         multus: Annotated[
             MultusChoice | None, typer.Option("--multus", help="Write (on) or remove (off) 00-multus.conf.")
         ] = None,
+        cni: Annotated[
+            CniChoice | None,
+            typer.Option("--cni", help="Put this network's CNI conf in force (calico: pin Calico's conf first)."),
+        ] = None,
         cleanup_calico: Annotated[
             bool, typer.Option("--cleanup-calico", help="Remove Calico links, routes, chains, ipsets, CNI files.")
         ] = False,
@@ -84,9 +99,12 @@ def register(app: typer.Typer) -> None:
         from kubectl_antrea_migrate.agents import operations
         from kubectl_antrea_migrate.cluster.client import load_client
         from kubectl_antrea_migrate.errors import UsageError
+        from kubectl_antrea_migrate.nodestate.model import CniNetwork
 
         if (namespaces or pods or force) and not kill_sandbox:
             raise UsageError("--namespace, --pod and --force go with --kill-sandbox")
+        if cni is not None and multus is not None:
+            raise UsageError("--cni and --multus both set the CNI conf: give one (--cni multus is --multus on)")
         request = operations.NodeRequest(
             report=report,
             kill_sandbox=kill_sandbox,
@@ -94,6 +112,7 @@ def register(app: typer.Typer) -> None:
             pods=tuple(pods or ()),
             force=force,
             multus=None if multus is None else multus is MultusChoice.ON,
+            cni=None if cni is None else CniNetwork(cni.value),
             cleanup_calico=cleanup_calico,
             dry_run=dry_run,
         )
@@ -124,6 +143,8 @@ def print_run(result: NodeRun, stream: TextIO | None = None) -> None:
     out.print(f"node {result.node} (agent {result.endpoint}){' - dry run' if result.dry_run else ''}")
     for note in result.notes:
         out.print(f"note: {note}")
+    if result.cni:
+        out.print(_outcomes("CNI conf", result.cni))
     if result.multus:
         out.print(_outcomes("Multus conf", result.multus))
     if result.sandboxes:

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = [
+    "CALICO_PIN_FILE",
     "AddressConflict",
     "Backend",
     "CniConf",
+    "CniNetwork",
     "CniScan",
     "LinkInfo",
     "NetfilterSummary",
@@ -35,6 +37,20 @@ class Owner(Enum):
     ANTREA = "antrea"
     MULTUS = "multus"
     OTHER = "other"
+
+
+class CniNetwork(Enum):
+    """Which network's CNI conf a node puts in force for its next pod sandboxes (``SetCni``)."""
+
+    CALICO = "calico"  # Calico's conf, pinned in front by a copy named CALICO_PIN_FILE (rollback)
+    MULTUS = "multus"  # 00-multus.conf: Calico's conf first, then Antrea's
+    ANTREA = "antrea"  # neither file: whatever sorts first, Antrea's conf once it is installed
+
+
+# The copy of Calico's conflist that ``SetCni CALICO`` writes: "00-a" sorts before "00-multus" and
+# "10-antrea", so Calico's network stays in force even when antrea-agent rewrites its own conf. The
+# pre-flight checks know it by this name (it is ours, not a foreign conf shadowing Antrea's).
+CALICO_PIN_FILE = "00-antrea-migrate-calico.conflist"
 
 
 class Backend(Enum):

@@ -7,7 +7,9 @@ judges them for the migration:
 - route conflicts and address conflicts are blockers: pods on one side become unreachable;
 - CNI conf order: the runtime uses the lexically first valid conf, so a conf other than Multus that
   sorts before Antrea's (``10-antrea.conflist`` when Antrea is not there yet) keeps Antrea from ever
-  being used (blocker); an invalid conf is skipped by the runtime (warning);
+  being used (blocker); an invalid conf is skipped by the runtime (warning); the Calico pin a
+  rollback wrote (``00-antrea-migrate-calico.conflist``) is this tool's own and goes when the node
+  switches again (info, not a blocker);
 - netfilter: Calico rules in a backend are expected before cleanup (info); in both backends at once
   one set is stale, left from an earlier iptables mode (warning); a backend the agent could not read
   hides whatever is there (warning);
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kubectl_antrea_migrate.nodestate.model import NodeReport, Owner
+from kubectl_antrea_migrate.nodestate.model import CALICO_PIN_FILE, NodeReport, Owner
 from kubectl_antrea_migrate.preflight.findings import Finding, Severity
 
 __all__ = ["ANTREA_CONF", "node_findings", "nodes_findings"]
@@ -90,6 +92,18 @@ def _cni_findings(report: NodeReport, subject: str) -> list[Finding]:
     ]
     antrea = next((c.file for c in confs if c.owner is Owner.ANTREA and c.valid), ANTREA_CONF)
     for conf in confs:
+        if conf.file == CALICO_PIN_FILE and conf.owner is Owner.CALICO:
+            findings.append(
+                Finding(
+                    Severity.INFO,
+                    "cni-calico-pinned",
+                    subject,
+                    f"{conf.file}, a copy of Calico's conf written by `rollback`, keeps Calico in force",
+                    f"`run` removes it when {report.node} switches (or: kubectl antrea-migrate node "
+                    f"{report.node} --cni antrea)",
+                )
+            )
+            continue
         if not conf.valid or conf.file >= antrea or conf.owner in (Owner.ANTREA, Owner.MULTUS):
             continue
         owner = "Calico's" if conf.owner is Owner.CALICO else "a foreign"

@@ -29,6 +29,13 @@ class Result(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RESULT_PLANNED: _ClassVar[Result]
     RESULT_SKIPPED: _ClassVar[Result]
     RESULT_FAILED: _ClassVar[Result]
+
+class CniNetwork(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CNI_NETWORK_UNSPECIFIED: _ClassVar[CniNetwork]
+    CNI_NETWORK_CALICO: _ClassVar[CniNetwork]
+    CNI_NETWORK_MULTUS: _ClassVar[CniNetwork]
+    CNI_NETWORK_ANTREA: _ClassVar[CniNetwork]
 OWNER_UNSPECIFIED: Owner
 OWNER_CALICO: Owner
 OWNER_ANTREA: Owner
@@ -43,6 +50,10 @@ RESULT_ABSENT: Result
 RESULT_PLANNED: Result
 RESULT_SKIPPED: Result
 RESULT_FAILED: Result
+CNI_NETWORK_UNSPECIFIED: CniNetwork
+CNI_NETWORK_CALICO: CniNetwork
+CNI_NETWORK_MULTUS: CniNetwork
+CNI_NETWORK_ANTREA: CniNetwork
 
 class PingRequest(_message.Message):
     __slots__ = ()
@@ -273,6 +284,14 @@ class SetMultusRequest(_message.Message):
     enabled: bool
     dry_run: bool
     def __init__(self, enabled: _Optional[bool] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class SetCniRequest(_message.Message):
+    __slots__ = ("network", "dry_run")
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    network: CniNetwork
+    dry_run: bool
+    def __init__(self, network: _Optional[_Union[CniNetwork, str]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class CleanupCalicoRequest(_message.Message):
     __slots__ = ("dry_run",)

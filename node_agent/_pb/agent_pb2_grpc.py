@@ -55,6 +55,11 @@ class AgentServiceStub:
                 request_serializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.SetMultusRequest.SerializeToString,
                 response_deserializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.OutcomesReply.FromString,
                 _registered_method=True)
+        self.SetCni = channel.unary_unary(
+                '/antrea_migrate.agent.v1.AgentService/SetCni',
+                request_serializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.SetCniRequest.SerializeToString,
+                response_deserializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.OutcomesReply.FromString,
+                _registered_method=True)
         self.CleanupCalico = channel.unary_unary(
                 '/antrea_migrate.agent.v1.AgentService/CleanupCalico',
                 request_serializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.CleanupCalicoRequest.SerializeToString,
@@ -87,7 +92,20 @@ class AgentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetMultus(self, request, context):
-        """Write (enabled) or remove 00-multus.conf in the CNI conf dir.
+        """Write (enabled) or remove 00-multus.conf in the CNI conf dir. Kept for older plugins: SetCni
+        MULTUS / ANTREA does the same and also removes the Calico pin that rollback writes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCni(self, request, context):
+        """Put one network's CNI conf in force for the next pod sandboxes (the runtime uses the lexically
+        first valid conf). CALICO writes 00-antrea-migrate-calico.conflist, a copy of Calico's conflist
+        that sorts before 10-antrea.conflist (which antrea-agent rewrites, so moving it aside would not
+        last), and removes 00-multus.conf; MULTUS writes 00-multus.conf and removes the pin; ANTREA
+        removes both, so whatever sorts first (Antrea's conf once installed) is in force again.
+        CALICO fails, changing nothing, when no Calico conf is left (after CleanupCalico).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -121,6 +139,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
             'SetMultus': grpc.unary_unary_rpc_method_handler(
                     servicer.SetMultus,
                     request_deserializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.SetMultusRequest.FromString,
+                    response_serializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.OutcomesReply.SerializeToString,
+            ),
+            'SetCni': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCni,
+                    request_deserializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.SetCniRequest.FromString,
                     response_serializer=antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.OutcomesReply.SerializeToString,
             ),
             'CleanupCalico': grpc.unary_unary_rpc_method_handler(
@@ -236,6 +259,33 @@ class AgentService:
             target,
             '/antrea_migrate.agent.v1.AgentService/SetMultus',
             antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.SetMultusRequest.SerializeToString,
+            antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.OutcomesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCni(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/antrea_migrate.agent.v1.AgentService/SetCni',
+            antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.SetCniRequest.SerializeToString,
             antrea__migrate_dot_agent_dot_v1_dot_agent__pb2.OutcomesReply.FromString,
             options,
             channel_credentials,

@@ -45,7 +45,7 @@ from kubectl_antrea_migrate.cluster.migration import (
     read_plan_facts,
 )
 from kubectl_antrea_migrate.cluster.state_store import ConfigMapStateStore
-from kubectl_antrea_migrate.errors import AgentError, ClusterError, UsageError
+from kubectl_antrea_migrate.errors import AgentError, ClusterError
 from kubectl_antrea_migrate.migrate.plan import (
     Network,
     Phase,
@@ -722,14 +722,24 @@ def test_node_adapter_switches_cni_confs_through_the_agent_and_marks_the_node(
     nodes.use_cni("node-a", Network.MULTUS)  # already so: nothing changes
     assert json.loads((conf_dir / "00-multus.conf").read_text()) == multus
 
-    # Antrea's conf sorts before Calico's: the agent cannot put Calico back in front, and says so.
-    with pytest.raises(UsageError, match=r"10-antrea\.conflist"):
-        nodes.use_cni("node-a", Network.CALICO)
+    # Rollback: Antrea's conf sorts before Calico's, so the agent pins an exact copy of Calico's in front.
+    nodes.use_cni("node-a", Network.CALICO)
     assert not (conf_dir / "00-multus.conf").exists()
+    pin = conf_dir / "00-antrea-migrate-calico.conflist"
+    assert pin.read_bytes() == (conf_dir / "10-calico.conflist").read_bytes()
+    assert mark().startswith("calico@")
+    nodes.use_cni("node-a", Network.CALICO)  # already so: nothing changes
+    assert pin.read_bytes() == (conf_dir / "10-calico.conflist").read_bytes()
 
     nodes.use_cni("node-a", Network.ANTREA)
     assert sorted(p.name for p in conf_dir.iterdir() if p.is_file()) == ["10-antrea.conflist", "10-calico.conflist"]
     assert mark().startswith("antrea@")
+
+    # Once Calico's conf is gone (the cleanup moves it away) there is nothing to roll back to.
+    (conf_dir / "10-calico.conflist").unlink()
+    with pytest.raises(AgentError, match="Calico's CNI conf is gone: rollback is no longer possible"):
+        nodes.use_cni("node-a", Network.CALICO)
+    assert mark().startswith("antrea@") and not pin.exists()
 
     with pytest.raises(AgentError, match="node=node-a"):
         nodes.restart_pods("node-a", (f"{namespace}/web",))  # no container runtime behind this agent

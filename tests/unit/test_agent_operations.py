@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import io
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -25,7 +26,7 @@ from kubectl_antrea_migrate.cluster import agent_install
 from kubectl_antrea_migrate.cluster.agent_install import ObjectAction, install, render, wait_for_rollout
 from kubectl_antrea_migrate.cluster.client import ApiResponse, KubeClient
 from kubectl_antrea_migrate.errors import AgentError, ClusterError, InputError, UsageError
-from kubectl_antrea_migrate.nodestate.model import CniScan, NodeReport, Outcome, Result, SandboxOutcome
+from kubectl_antrea_migrate.nodestate.model import CniNetwork, CniScan, NodeReport, Outcome, Result, SandboxOutcome
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
 _TLS = tls.ClientTls(b"ca", b"cert", b"key")
@@ -40,6 +41,11 @@ class _Agent:
     def set_multus(self, enabled: bool, dry_run: bool = False) -> tuple[Outcome, ...]:
         self.calls.append(("SetMultus", {"enabled": enabled, "dry_run": dry_run}))
         return (Outcome("cni", "file=00-multus.conf", "write", Result.PLANNED),)
+
+    def set_cni(self, network: CniNetwork, dry_run: bool = False) -> tuple[Outcome, ...]:
+        self.calls.append(("SetCni", {"network": network, "dry_run": dry_run}))
+        gone = "Calico's CNI conf is gone: rollback is no longer possible"
+        return (Outcome("cni", "file=00-antrea-migrate-calico.conflist", "write", Result.FAILED, gone),)
 
     def kill_sandboxes(self, **kwargs: Any) -> tuple[SandboxOutcome, ...]:
         self.calls.append(("KillSandboxes", kwargs))
@@ -90,6 +96,19 @@ def test_kill_sandbox_hands_the_never_restart_pods_and_filters_to_the_agent() ->
         "never_restart": (("batch", "job-x"),),
     }
     assert result.report is None and result.findings == ()
+
+
+def test_cni_runs_before_the_report_and_its_failed_file_fails_the_run() -> None:
+    from kubectl_antrea_migrate.cli.node import print_run
+
+    agent, result = _run(NodeRequest(cni=CniNetwork.CALICO, report=True, dry_run=True))
+
+    assert agent.calls[0] == ("SetCni", {"network": CniNetwork.CALICO, "dry_run": True})
+    assert [name for name, _ in agent.calls] == ["SetCni", "Report"]
+    assert result.failed  # exit 3
+    out = io.StringIO()
+    print_run(result, out)
+    assert "\nCNI conf\n" in out.getvalue() and "failed" in out.getvalue()  # cells wrap: the title and result
 
 
 def test_no_action_means_report() -> None:
@@ -349,6 +368,7 @@ def test_rollout_waits_for_the_controller_to_see_the_new_spec() -> None:
     [
         (["--pod", "web-1"], "go with --kill-sandbox"),
         (["--agent-endpoint", "10.0.0.5"], "--agent-endpoint '10.0.0.5': expected HOST:PORT"),
+        (["--cni", "calico", "--multus", "off"], "--cni and --multus both set the CNI conf"),
     ],
 )
 def test_node_usage_errors_exit_2_before_touching_the_cluster(

@@ -18,13 +18,18 @@ import pytest
 from kubectl_antrea_migrate.agents.client import AgentClient
 from kubectl_antrea_migrate.agents.tls import TlsBundle, generate
 from kubectl_antrea_migrate.errors import EXIT_FAILURE, AgentError, InputError
-from kubectl_antrea_migrate.nodestate.model import CniScan, NodeReport, Outcome, Result, SandboxOutcome
+from kubectl_antrea_migrate.nodestate.model import CniNetwork, CniScan, NodeReport, Outcome, Result, SandboxOutcome
 from node_agent._commands import MissingBinaryError
+from node_agent._pb import agent_pb2, agent_pb2_grpc
 from node_agent.sandboxes import CriSocketNotFound, PodRef
 from node_agent.server import AgentServicer, SandboxPort, register
 
 REPORT = NodeReport("worker-1", CniScan("/etc/cni/net.d", (), None), (), (), 0, (), (), (), ())
 MULTUS = (Outcome("cni", "file=00-multus.conf", "write", Result.PLANNED),)
+PINNED = (
+    Outcome("cni", "file=00-antrea-migrate-calico.conflist", "write", Result.DONE, "copy of 10-calico.conflist"),
+    Outcome("cni", "file=00-multus.conf", "move-to-backup", Result.ABSENT, "no such file"),
+)
 CLEANUP = (
     Outcome("links", "link=tunl0", "delete", Result.DONE),
     Outcome("ipsets", "set=cali40x", "destroy", Result.ABSENT),
@@ -51,6 +56,10 @@ class FakeNode:
     def set_multus(self, enabled: bool, dry_run: bool) -> tuple[Outcome, ...]:
         self._record("set_multus", (enabled, dry_run))
         return MULTUS
+
+    def set_cni(self, network: CniNetwork, dry_run: bool) -> tuple[Outcome, ...]:
+        self._record("set_cni", (network, dry_run))
+        return PINNED
 
     def cleanup_calico(self, dry_run: bool) -> tuple[Outcome, ...]:
         self._record("cleanup_calico", dry_run)
@@ -139,6 +148,57 @@ def test_set_multus_and_cleanup_pass_their_flags(agent: Agent) -> None:
     assert agent.client.set_multus(True, dry_run=True) == MULTUS
     assert agent.client.cleanup_calico(dry_run=False) == CLEANUP
     assert agent.node.calls == [("set_multus", (True, True)), ("cleanup_calico", False)]
+
+
+@pytest.mark.parametrize("network", list(CniNetwork))
+def test_set_cni_passes_the_network_and_dry_run(agent: Agent, network: CniNetwork) -> None:
+    assert agent.client.set_cni(network, dry_run=True) == PINNED
+    assert agent.client.set_cni(network) == PINNED
+    assert agent.node.calls == [("set_cni", (network, True)), ("set_cni", (network, False))]
+
+
+def test_set_cni_without_a_network_is_invalid_argument_and_reaches_no_node(agent: Agent) -> None:
+    channel = agent.client._channel  # the client has no way to send UNSPECIFIED: a raw stub does
+    stub = agent_pb2_grpc.AgentServiceStub(channel)
+
+    with pytest.raises(grpc.RpcError) as info:
+        stub.SetCni(agent_pb2.SetCniRequest(dry_run=True), timeout=20)
+
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "CNI_NETWORK_UNSPECIFIED" in (info.value.details() or "")
+    assert agent.node.calls == []
+
+
+class _OldServicer(agent_pb2_grpc.AgentServiceServicer):
+    """An agent built before SetCni: the generated base answers UNIMPLEMENTED for it."""
+
+    def __init__(self) -> None:
+        self.multus: list[tuple[bool, bool]] = []
+
+    def SetMultus(self, request: agent_pb2.SetMultusRequest, context: grpc.ServicerContext) -> agent_pb2.OutcomesReply:
+        self.multus.append((request.enabled, request.dry_run))
+        return agent_pb2.OutcomesReply(outcomes=[agent_pb2.Outcome(subsystem="cni", result=agent_pb2.RESULT_DONE)])
+
+
+def test_set_cni_on_an_older_agent_falls_back_to_set_multus_except_for_calico(bundle: TlsBundle) -> None:
+    old = _OldServicer()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    agent_pb2_grpc.add_AgentServiceServicer_to_server(old, server)
+    credentials = grpc.ssl_server_credentials(
+        [(bundle.server_key, bundle.server_cert)], root_certificates=bundle.ca_cert, require_client_auth=True
+    )
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    server.start()
+    try:
+        with AgentClient(f"127.0.0.1:{port}", bundle.client(), "worker-1", timeout=20) as client:
+            assert [o.result for o in client.set_cni(CniNetwork.MULTUS)] == [Result.DONE]
+            assert [o.result for o in client.set_cni(CniNetwork.ANTREA, dry_run=True)] == [Result.DONE]
+            with pytest.raises(AgentError, match=r"UNIMPLEMENTED.*rpc=SetCni"):
+                client.set_cni(CniNetwork.CALICO)
+    finally:
+        server.stop(None)
+
+    assert old.multus == [(True, False), (False, True)]
 
 
 def test_kill_sandboxes_passes_every_filter_and_closes_the_cri_client(agent: Agent) -> None:

@@ -7,11 +7,17 @@ from enum import Enum
 
 import pytest
 
-from kubectl_antrea_migrate.agents.client import outcome_from_pb, report_from_pb, sandbox_outcome_from_pb
+from kubectl_antrea_migrate.agents.client import (
+    cni_network_to_pb,
+    outcome_from_pb,
+    report_from_pb,
+    sandbox_outcome_from_pb,
+)
 from kubectl_antrea_migrate.nodestate.model import (
     AddressConflict,
     Backend,
     CniConf,
+    CniNetwork,
     CniScan,
     LinkInfo,
     NetfilterSummary,
@@ -25,7 +31,7 @@ from kubectl_antrea_migrate.nodestate.model import (
     TableSummary,
 )
 from node_agent._pb import agent_pb2
-from node_agent.server import outcome_to_pb, report_to_pb, sandbox_outcome_to_pb
+from node_agent.server import cni_network_from_pb, outcome_to_pb, report_to_pb, sandbox_outcome_to_pb
 
 CALICO_BLOCK = RouteInfo("10.10.4.128/26", "tunl0", "192.168.1.12", "bird", "unicast", Owner.CALICO, onlink=True)
 ANTREA_NODE = RouteInfo("10.10.4.0/24", "antrea-gw0", None, "kernel", "unicast", Owner.ANTREA)
@@ -130,3 +136,20 @@ def test_unspecified_enum_value_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="RESULT_UNSPECIFIED"):
         outcome_from_pb(message)
+
+
+@pytest.mark.parametrize("network", list(CniNetwork))
+def test_every_cni_network_survives_a_set_cni_request_through_bytes(network: CniNetwork) -> None:
+    request = agent_pb2.SetCniRequest(network=cni_network_to_pb(network), dry_run=True)
+
+    decoded = agent_pb2.SetCniRequest.FromString(request.SerializeToString())
+
+    assert cni_network_from_pb(decoded.network) is network
+    assert decoded.dry_run
+
+
+def test_set_cni_network_unspecified_or_unknown_is_refused() -> None:
+    with pytest.raises(ValueError, match="network is CNI_NETWORK_UNSPECIFIED: expected CNI_NETWORK_CALICO"):
+        cni_network_from_pb(agent_pb2.CNI_NETWORK_UNSPECIFIED)
+    with pytest.raises(ValueError, match="unknown network value 42"):
+        cni_network_from_pb(42)

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from kubectl_antrea_migrate.nodestate.model import (
+    CALICO_PIN_FILE,
     AddressConflict,
     Backend,
     CniConf,
@@ -95,6 +96,18 @@ def test_before_antrea_is_installed_its_future_conf_name_is_the_reference() -> N
 
     assert codes(findings) == ["cni-conf-shadows-antrea"]
     assert "Calico's CNI conf 01-calico.conflist sorts before 10-antrea.conflist" in findings[0].message
+
+
+def test_the_calico_pin_a_rollback_wrote_is_info_not_a_blocker_so_run_can_start_again() -> None:
+    pin = replace(CALICO, file=CALICO_PIN_FILE)
+    foreign_calico = replace(CALICO, file="01-calico.conflist")
+
+    pinned = node_findings(report(cni=CniScan("/etc/cni/net.d", (pin, ANTREA, CALICO), pin.file)))
+    shadowed = node_findings(report(cni=CniScan("/etc/cni/net.d", (foreign_calico, ANTREA), foreign_calico.file)))
+
+    assert [(f.severity, f.code) for f in pinned] == [(Severity.INFO, "cni-calico-pinned")]
+    assert "worker-1 --cni antrea" in pinned[0].fix
+    assert codes(shadowed) == ["cni-conf-shadows-antrea"]  # any other early Calico conf still blocks
 
 
 def test_an_invalid_conf_is_a_warning_and_no_valid_conf_is_reported() -> None:
