@@ -260,14 +260,106 @@ def load_objects(
 
 _YamlBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null"))
+_OTHER_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("timestamp", "binary"))
+
+
+class _Unusual(Exception):
+    """A document the fast constructor leaves to PyYAML's own (aliases, merge keys, tags, duplicates)."""
+
 
 class _Loader(_YamlBase):
-    """The fastest safe loader, refusing duplicate mapping keys as kubectl does (the last one would win)."""
+    """The fastest safe loader, refusing duplicate mapping keys as kubectl does (the last one would win).
+
+    With the C parser, PyYAML still resolves and constructs every node in Python, which cost more
+    than the whole validation. Shortcuts that keep the result identical to ``SafeLoader`` plus the
+    duplicate-key check (``tests/unit/test_load_fast_paths.py`` compares the two):
+
+    * tags are resolved once per distinct (kind, value, implicit) triple: ``resolve`` is a pure
+      function of them when no path resolver is registered (none is, for the safe loaders);
+    * ``construct_document`` builds plain trees (str-keyed maps, lists, scalars) in one recursive
+      pass, each number/boolean/null text once. Anything else (an alias or anchor shared by two
+      nodes, ``<<`` merges, ``=`` keys, non-string keys, explicit collection tags, duplicate keys,
+      any error) makes it start the document over with PyYAML's constructor, so unusual input gets
+      exactly PyYAML's answer and error.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[Any, Any, Any], str] = {}
+        self._scalars: dict[tuple[str, str], Any] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        try:
+            return self._tags[kind, value, implicit]
+        except KeyError:
+            tag: str = super().resolve(kind, value, implicit)
+            if not self.yaml_path_resolvers:
+                self._tags[kind, value, implicit] = tag
+            return tag
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        try:
+            return self._build(node, set())
+        except Exception:  # PyYAML's constructor below raises the error users see
+            pass
+        finally:
+            # Scalars with other tags went through construct_object, which caches per document.
+            self.constructed_objects: dict[yaml.Node, Any] = {}
+            self.recursive_objects: dict[yaml.Node, None] = {}
+            self.state_generators: list[Iterator[Any]] = []
+            self.deep_construct = False
+        return super().construct_document(node)
+
+    def _build(self, node: yaml.Node, seen: set[yaml.Node]) -> Any:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR_TAG:
+                return node.value
+            if tag not in _PLAIN_SCALAR_TAGS:
+                if tag not in _OTHER_SCALAR_TAGS:
+                    raise _Unusual  # e.g. !!map on a scalar: PyYAML's deferred constructors decide
+                return self.construct_object(node)
+            # Numbers, booleans and nulls repeat (orders, ports) and are immutable: built once per text.
+            key = (tag, node.value)
+            try:
+                return self._scalars[key]
+            except KeyError:
+                value = self._scalars[key] = self.construct_object(node)
+                return value
+        if node in seen:
+            raise _Unusual  # an alias: shared or recursive structure
+        seen.add(node)
+        if cls is yaml.MappingNode and node.tag == _MAP_TAG:
+            pairs = node.value
+            result: dict[str, Any] = {}
+            for key_node, value_node in pairs:
+                if key_node.__class__ is not yaml.ScalarNode or key_node.tag != _STR_TAG:
+                    raise _Unusual
+                if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR_TAG:
+                    result[key_node.value] = value_node.value
+                else:
+                    result[key_node.value] = self._build(value_node, seen)
+            if len(result) != len(pairs):
+                raise _Unusual  # a duplicate key: construct_mapping reports it with its position
+            return result
+        if cls is yaml.SequenceNode and node.tag == _SEQ_TAG:
+            return [
+                child.value if child.__class__ is yaml.ScalarNode and child.tag == _STR_TAG
+                else self._build(child, seen)
+                for child in node.value
+            ]
+        raise _Unusual
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[str] = set()
         for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
                 if key_node.value in seen:
                     raise yaml.constructor.ConstructorError(
                         None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
@@ -377,6 +469,7 @@ class _InventoryBuilder:
     pods: list[Pod] = dataclasses.field(default_factory=list)
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
     seen: dict[tuple[str, str, str], Location] = dataclasses.field(default_factory=dict)
+    rules: _RuleMemo = dataclasses.field(default_factory=dict)
 
     def build(self, host_endpoints_known: bool | None = None) -> Inventory:
         known = bool(self.host_endpoints) if host_endpoints_known is None else host_endpoints_known
@@ -450,7 +543,7 @@ class _InventoryBuilder:
             # Checked before validation: a rendered copy is reported, never refused.
             self._skip(obj, loc, kind, _RENDERED_KNP)
         elif kind in _POLICY_KINDS:
-            policy = _policy(obj, loc, kind, fmt)
+            policy = _policy(obj, loc, kind, fmt, self.rules)
             if policy.name.startswith(_KNP_PREFIX):
                 self._skip(obj, loc, kind, _RENDERED_KNP)
             else:
@@ -752,7 +845,7 @@ def _qualified_name(key: str) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-def _policy(obj: dict[str, Any], loc: Location, kind: str, fmt: SourceFormat) -> Policy:
+def _policy(obj: dict[str, Any], loc: Location, kind: str, fmt: SourceFormat, rules: _RuleMemo) -> Policy:
     is_global = kind == "GlobalNetworkPolicy"
     _map(obj, loc, _OBJECT_FIELDS)
     meta = _meta(obj, loc, fmt, namespaced=not is_global)
@@ -770,7 +863,7 @@ def _policy(obj: dict[str, Any], loc: Location, kind: str, fmt: SourceFormat) ->
     for hint_i, hint in enumerate(_str_list(spec.get("performanceHints"), _Path(sloc, "performanceHints"))):
         if hint not in _PERFORMANCE_HINTS:
             _fail(f"unknown performance hint {hint!r}", sloc.child(f"performanceHints[{hint_i}]"))
-    ctx = _RuleContext(fmt=fmt, is_global=is_global)
+    ctx = _RuleContext(fmt=fmt, is_global=is_global, memo=rules)
     ingress = tuple(_rule(r, sloc.child(f"ingress[{i}]"), ctx, Direction.INGRESS) for i, r in enumerate(ingress_raw))
     egress = tuple(_rule(r, sloc.child(f"egress[{i}]"), ctx, Direction.EGRESS) for i, r in enumerate(egress_raw))
     do_not_track = _bool(spec.get("doNotTrack"), _Path(sloc, "doNotTrack"))
@@ -875,13 +968,66 @@ def _check_host_flags(
         _fail("applyOnForward must be true if either preDNAT or doNotTrack is true", loc.child("applyOnForward"))
 
 
+# Validated rules by (repr of the raw rule, format, global, direction). repr, unlike JSON, keeps every
+# distinction validation makes (1 / 1.0 / True / "1", list / tuple, str / int keys).
+_RuleMemo = dict[tuple[str, SourceFormat, bool, Direction], Rule]
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _RuleContext:
     fmt: SourceFormat
     is_global: bool
+    memo: _RuleMemo
 
 
 def _rule(raw: Any, loc: Location, ctx: _RuleContext, direction: Direction) -> Rule:
+    """A validated rule; identical raw rules (they repeat across policies) are validated once.
+
+    A rule's model depends only on its raw value, the format, whether the policy is global and the
+    direction; only the locations differ, so a remembered rule is copied with this rule's locations.
+    Invalid rules are never remembered: each occurrence raises its own error.
+    """
+    try:
+        key = (repr(raw), ctx.fmt, ctx.is_global, direction)
+    except RecursionError:  # an absurdly deep value: validate it without the memo
+        return _new_rule(raw, loc, ctx, direction)
+    known = ctx.memo.get(key)
+    if known is None:
+        known = ctx.memo[key] = _new_rule(raw, loc, ctx, direction)
+        return known
+    source, destination = known.source, known.destination
+    # Every field spelled out: the fastest copy (dataclasses.replace inspects fields on each call).
+    return Rule(
+        action=known.action,
+        protocol=known.protocol,
+        not_protocol=known.not_protocol,
+        icmp=known.icmp,
+        not_icmp=known.not_icmp,
+        ip_version=known.ip_version,
+        source=source if source is _NO_ENTITY else _relocated_entity(source, loc.child("source")),
+        destination=destination if destination is _NO_ENTITY else _relocated_entity(
+            destination, loc.child("destination")),
+        http=known.http,
+        location=loc,
+    )
+
+
+def _relocated_entity(entity: EntityRule, loc: Location) -> EntityRule:
+    return EntityRule(
+        nets=entity.nets,
+        not_nets=entity.not_nets,
+        selector=entity.selector,
+        not_selector=entity.not_selector,
+        namespace_selector=entity.namespace_selector,
+        ports=entity.ports,
+        not_ports=entity.not_ports,
+        service_accounts=entity.service_accounts,
+        services=entity.services,
+        location=loc,
+    )
+
+
+def _new_rule(raw: Any, loc: Location, ctx: _RuleContext, direction: Direction) -> Rule:
     spec = _map(raw, loc, _RULE_FIELDS)
     get = spec.get
     # Absent fields are the common case: paths are only built for fields that are present.
