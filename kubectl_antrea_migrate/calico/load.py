@@ -422,6 +422,10 @@ def _parse_documents(name: str, text: str) -> Iterator[tuple[int, Any]]:
             return
         except yaml.YAMLError as exc:
             raise InputError(_yaml_problem(exc), Location(file=name, document=index + 1)) from None
+        except (ValueError, TypeError) as exc:
+            # PyYAML's constructors raise these for well-formed but impossible values, e.g.
+            # ``creationTimestamp: 2023-02-30`` or ``!!map x``: still bad input, not a crash.
+            raise InputError(f"invalid value: {exc}", Location(file=name, document=index + 1)) from None
         index += 1
         yield index, document
 

@@ -116,6 +116,7 @@ def test_check_exits_1_on_blockers(capsys: pytest.CaptureFixture[str], tmp_path:
             "spec.ingress[0].action",
         ),
         ("apiVersion: projectcalico.org/v9\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\nspec: {}\n", "apiVersion"),
+        ("apiVersion: v1\nkind: Namespace\nmetadata: {name: x, creationTimestamp: 2023-02-30}\n", "document 1"),
     ],
 )
 def test_bad_input_is_one_clear_error_with_exit_2(
