@@ -682,9 +682,12 @@ class _Execution:
         node, target = step.node or "", _target(step)
         waiting_since: float | None = None
         restarted = 0
+        # A killed pod still shows its old address until the kubelet reports the new sandbox: without
+        # this set the next round would kill it again, and again, until its status catches up.
+        killed: set[str] = set()
         while True:
             pods = self._cluster.pods(node)
-            candidates = [p for p in pods if self._needs_restart(p, target)]
+            candidates = [p for p in pods if p.key not in killed and self._needs_restart(p, target)]
             if not candidates:
                 return f"{restarted} pods restarted onto {target.value}"
             allowed, blocked = self._budget.take(candidates)
@@ -710,6 +713,7 @@ class _Execution:
                 self._budget.release(keys)
                 raise
             restarted += len(keys)
+            killed.update(keys)
             if len(allowed) < len(candidates):
                 # The rest waits for this round: a budget frees up only when these are Ready again.
                 self._wait_ready(node, keys, target)

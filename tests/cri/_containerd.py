@@ -22,7 +22,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import grpc
@@ -79,8 +79,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         SystemdCgroup = false
         Root = "{d}/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "{d}/net.d"
+    bin_dir = "{cni_bin_dir}"
+    conf_dir = "{conf_dir}"
 """
 
 
@@ -159,9 +159,33 @@ def _docker_archive(pause: bytes) -> bytes:
 class PrivateContainerd:
     """One containerd process with everything of its own; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        conf_dir: Path | None = None,
+        cni_bin_dir: Path = Path("/usr/lib/cni"),
+        netns: str | None = None,
+        binds: Mapping[Path, Path] | None = None,
+    ) -> None:
+        """Prepare (not start) a containerd.
+
+        Args:
+            conf_dir: CNI conf dir to use as it is (the caller writes the confs); default: its own
+                ``net.d`` with a bridge conflist ``10-amcri.conflist``.
+            cni_bin_dir: where containerd looks for CNI plugins.
+            netns: an existing network namespace (name under /run/netns) to run in, left in place on
+                stop; default: a fresh one, deleted on stop.
+            binds: more bind mounts inside containerd's private mount namespace, mount point ->
+                source dir (missing mount points are created, and removed again when still empty).
+                Processes entered into that namespace (``nsenter_prefix``) see them too.
+        """
         self.dir = Path(tempfile.mkdtemp(prefix="am-cri-"))
-        self.netns = f"am-cri-{os.getpid()}"
+        self.netns = netns or f"am-cri-{os.getpid()}"
+        self._own_netns = netns is None
+        self.conf_dir = conf_dir or self.dir / "net.d"
+        self._default_conf = conf_dir is None
+        self.cni_bin_dir = cni_bin_dir
+        self._binds = dict(binds or {})
         self.socket = self.dir / "containerd.sock"
         self.endpoint = f"unix://{self.socket}"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -183,22 +207,51 @@ class PrivateContainerd:
         path = self.dir / "containerd.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
+    @property
+    def pid(self) -> int:
+        """containerd's pid (the exec chain unshare -> sh -> nsenter -> containerd keeps it)."""
+        if self._proc is None:
+            raise RuntimeError("containerd is not started")
+        return self._proc.pid
+
+    def nsenter_prefix(self) -> list[str]:
+        """Argv prefix running a command in containerd's mount and network namespaces."""
+        return ["nsenter", f"--target={self.pid}", "--mount", "--net", "--"]
+
+    def import_image(self, archive: Path) -> None:
+        """Import a docker-save archive into the CRI's ``k8s.io`` namespace."""
+        subprocess.run(
+            ["ctr", "--address", str(self.socket), "-n", "k8s.io", "images", "import", str(archive)],
+            check=True,
+            capture_output=True,
+        )
+
     def _start(self) -> None:
         d = self.dir
         for sub in ("root", "state", "runc", "opt", "net.d", "ipam", "run-containerd", "var-lib-cni"):
             (d / sub).mkdir()
-        (d / "config.toml").write_text(CONFIG.format(d=d, image=PAUSE_IMAGE))
-        (d / "net.d" / "10-amcri.conflist").write_text(_conflist("amcri", d / "ipam"))
-        for mount_point in (Path("/run/containerd"), Path("/var/lib/cni")):
-            if not mount_point.exists():
-                mount_point.mkdir(parents=True)
-                self._made_dirs.append(mount_point)
-        subprocess.run(["ip", "netns", "add", self.netns], check=True)
-        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
-        script = (
-            'mount --bind "$1" /run/containerd && mount --bind "$2" /var/lib/cni && '
-            'exec nsenter --net="$3" -- containerd --config "$4"'
+        (d / "config.toml").write_text(
+            CONFIG.format(d=d, image=PAUSE_IMAGE, cni_bin_dir=self.cni_bin_dir, conf_dir=self.conf_dir)
         )
+        if self._default_conf:
+            (d / "net.d" / "10-amcri.conflist").write_text(_conflist("amcri", d / "ipam"))
+        mounts = {Path("/run/containerd"): d / "run-containerd", Path("/var/lib/cni"): d / "var-lib-cni"}
+        mounts.update(self._binds)
+        for mount_point in mounts:
+            if not mount_point.exists():
+                missing = [p for p in (mount_point, *mount_point.parents) if not p.exists()]
+                mount_point.mkdir(parents=True)
+                self._made_dirs.extend(reversed(missing))
+        if self._own_netns:
+            subprocess.run(["ip", "netns", "add", self.netns], check=True)
+            subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+        # Positional args: $1 netns, $2 config, then (mount point, source) pairs.
+        script = (
+            'ns="$1"; cfg="$2"; shift 2; '
+            'while [ "$#" -gt 0 ]; do mount --bind "$2" "$1" || exit 1; shift 2; done; '
+            'exec nsenter --net="$ns" -- containerd --config "$cfg"'
+        )
+        pairs = [str(x) for mount_point, source in mounts.items() for x in (mount_point, source)]
         with open(d / "containerd.log", "wb") as log:
             self._proc = subprocess.Popen(
                 [
@@ -211,20 +264,15 @@ class PrivateContainerd:
                     "-c",
                     script,
                     "sh",
-                    str(d / "run-containerd"),
-                    str(d / "var-lib-cni"),
                     f"/run/netns/{self.netns}",
                     str(d / "config.toml"),
+                    *pairs,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         self._wait_for_socket()
-        subprocess.run(
-            ["ctr", "--address", str(self.socket), "-n", "k8s.io", "images", "import", str(pause_image_tar())],
-            check=True,
-            capture_output=True,
-        )
+        self.import_image(pause_image_tar())
 
     def _wait_for_socket(self) -> None:
         # Startup is a few hundred ms; the loop ends early if containerd dies (its log tells why).
@@ -247,7 +295,8 @@ class PrivateContainerd:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True)
+        if self._own_netns:
+            subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
         for made in reversed(self._made_dirs):
             with contextlib.suppress(OSError):
