@@ -87,7 +87,8 @@ def _global_policy(rng: random.Random, index: int) -> dict[str, Any]:
             {"action": "Deny", "source": {"nets": [f"198.51.{index % 250}.0/24"]}},
             {"action": "Allow", "protocol": "TCP", "source": {"nets": ["0.0.0.0/0"], "notNets": ["10.0.0.0/8"]},
              "destination": {"ports": [443]}},
-            {"action": "Deny", "source": {"namespaceSelector": f"team == '{team}'", "selector": "quarantine == 'true'"}},
+            {"action": "Deny",
+             "source": {"namespaceSelector": f"team == '{team}'", "selector": "quarantine == 'true'"}},
             {"action": "Deny", "protocol": "UDP", "destination": {"ports": ["1024:65535"], "notPorts": [4789, 8472]}},
         ]
     )
@@ -159,7 +160,7 @@ def main() -> int:
     rate = n / check_time
     print(f"load + convert: {rate:,.0f} policies/s (target >= 2,000); {check_time / t_parse:.2f}x parse (target <= 3x)")
     if args.results:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
             "",
             "## convert (issue 2)",

@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 __all__ = [
-    "to_plain",
+    "console",
     "dump",
     "dump_manifests",
-    "console",
     "table",
+    "to_plain",
 ]
 
 try:  # the C dumper is ~10x faster on large outputs; fall back where libyaml is absent

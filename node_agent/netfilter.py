@@ -1,21 +1,31 @@
 """Calico's iptables state in one netfilter backend (iptables-legacy or iptables-nft), IPv4 and IPv6.
 
 Design:
-- Both backends go through their own ``*-save``/``*-restore`` tools. python-iptables (libiptc)
-  sees only the legacy backend and costs one library round trip per rule; one ``-save`` per
-  family, parsed once, reads 20,000 rules in well under a second and gives the nft side the same
-  code path. A node may hold rules in both backends, so both are always checked.
 - Calico's objects are recognised by prefix only: chains ``cali-*`` and, in every other chain,
   rules whose target (``-j``/``-g``) is a ``cali-*`` chain or that carry Felix's ``cali:<hash>``
-  comment tag (together "jump rules": Calico's hooks into the built-in chains).
-- Cleanup, per table: one ``*-restore --noflush`` transaction deletes each jump rule by its FULL
-  rule spec (``-A`` -> ``-D``, never a line number, which shifts under concurrent writers); a
-  second transaction flushes every ``cali-*`` chain, then deletes them (flush first: cali chains
-  jump to each other). On the nft backend that second transaction goes through ``nft -f`` when
-  ``nft`` is present (``flush chain``/``delete chain`` on the same ``ip``/``ip6`` tables that
-  iptables-nft uses), because iptables-nft-restore first loads the whole table into its cache.
-  A table is never flushed; any other chain (KUBE-*, ANTREA-*, CNI-*, DOCKER*) is never named, so it
-  stays byte-identical.
+  comment tag (together "jump rules": Calico's hooks into the built-in chains). A node may hold
+  rules in both backends, so both are always checked.
+- Reading, legacy: one ``*-legacy-save`` per family, parsed once (python-iptables/libiptc would
+  cost a library round trip per rule).
+- Reading, nft: ``*-nft-save`` renders every rule through libxtables, most of the cleanup's time
+  at 20,000 rules. Instead the kernel is asked over netlink (``_nftables``) for every chain's rule
+  handles, plus whether a rule mentions ``cali`` at all; only the few non-Calico chains holding
+  such a rule are printed with ``iptables-nft -t TABLE -S CHAIN`` and classified exactly like a
+  ``-save`` line. Those ``-S`` lines are paired with the handles by position, which is only sound
+  because the ruleset generation id is the same before the netlink read and after the last
+  ``-S``; otherwise the read is retried, then ``*-nft-save`` is used. Each rule keeps its handle
+  (the kernel's stable identity of a rule, never a position) and each dump the generation.
+- Cleanup, nft: ONE nf_tables transaction for the whole plan (both families): delete each jump
+  rule by handle, flush every ``cali-*`` chain, then delete them (flush first: cali chains jump
+  to each other). The batch carries the scan's generation id (``NFNL_BATCH_GENID``), so the kernel
+  refuses it if anything changed since the scan: a handle never names another rule than the one
+  planned, and a concurrent writer's rules are never touched.
+- Cleanup, legacy (and nft when the batch is refused or netlink is unusable): per table, one
+  ``*-restore --noflush`` transaction deletes each jump rule by its FULL rule spec (``-A`` ->
+  ``-D``, never a line number, which shifts under concurrent writers), flushes and deletes the
+  chains (nft: the chains go through ``nft -f`` when present, because iptables-nft-restore first
+  loads the whole table into its cache). A table is never flushed; any other chain (KUBE-*,
+  ANTREA-*, CNI-*, DOCKER*) is never named, so it stays byte-identical.
 - Check, then act: the fast path trusts the fresh plan; if a transaction fails (the table moved
   since the scan), the table is re-read, objects already gone are reported ABSENT, and the rest is
   retried object by object so the reply says exactly which one failed.
@@ -27,13 +37,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from kubectl_antrea_migrate.nodestate.model import Backend, NetfilterSummary, Outcome, Result, TableSummary
-from node_agent import _commands
+from node_agent import _commands, _nftables
 from node_agent._commands import MissingBinaryError
+from node_agent._nftables import InconsistentDumpError, NftSocket, NftTables
 
 __all__ = [
     "CALICO_CHAIN_PREFIX",
@@ -56,6 +68,10 @@ _TARGET = re.compile(r"(?:^|\s)-[jg]\s+(\S+)")
 # Chain names nft accepts unquoted (its scanner refuses quoted chain names in 1.0.x).
 _NFT_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9/_.-]*")
 _CALICO_TAG = re.compile(r'(?:^|\s)--comment "?cali:')
+# The tables iptables-nft-save prints, in its order; builtin chains in the order it lists them.
+_IPTABLES_TABLES = ("mangle", "security", "raw", "filter", "nat")
+_BUILTIN_CHAINS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+_NFT_READ_ATTEMPTS = 3
 
 
 class Family(Enum):
@@ -63,6 +79,11 @@ class Family(Enum):
 
     IPV4 = "ip"
     IPV6 = "ip6"
+
+    @property
+    def address_family(self) -> int:
+        """The socket address family nf_tables files this family's tables under."""
+        return socket.AF_INET if self is Family.IPV4 else socket.AF_INET6
 
 
 def _tool(backend: Backend, family: Family, verb: str) -> str:
@@ -72,10 +93,15 @@ def _tool(backend: Backend, family: Family, verb: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule as ``-save`` prints it: ``-A {chain} {spec}``."""
+    """One rule as ``-save`` prints it: ``-A {chain} {spec}``.
+
+    ``handle`` is the nf_tables handle the rule had when read (0: unknown, e.g. iptables-legacy). It
+    is a stable identity, not a position, and takes no part in equality: two reads of one rule agree.
+    """
 
     chain: str
     spec: str
+    handle: int = field(default=0, compare=False)
 
     @property
     def line(self) -> str:
@@ -92,6 +118,7 @@ class TableDump:
     total_rules: int
     calico_chains: tuple[tuple[str, int], ...]  # (chain, rules in it), in declaration order
     jump_rules: tuple[Rule, ...]  # Calico's rules in other chains: jumps/gotos into cali-*, "cali:" tagged
+    generation: int = 0  # nf_tables ruleset generation the dump was read at (0: not known)
 
     @property
     def label(self) -> str:
@@ -117,6 +144,7 @@ class DeleteJump:
     family: Family
     table: str
     rule: Rule
+    generation: int = field(default=0, compare=False)  # the scan's, see TableDump
 
     def describe(self) -> tuple[str, str, str]:
         """(subsystem, object, action) for the outcome."""
@@ -133,6 +161,7 @@ class RemoveChain:
     table: str
     chain: str
     rules: int
+    generation: int = field(default=0, compare=False)  # the scan's, see TableDump
 
     def describe(self) -> tuple[str, str, str]:
         """(subsystem, object, action) for the outcome."""
@@ -236,9 +265,13 @@ class Netfilter:
     @staticmethod
     def plan(scan: NetfilterScan) -> tuple[NetfilterAction, ...]:
         """Pure: every jump rule into ``cali-*`` (all tables, both families), then every ``cali-*`` chain."""
-        jumps = [DeleteJump(scan.backend, d.family, d.table, rule) for d in scan.tables for rule in d.jump_rules]
+        jumps = [
+            DeleteJump(scan.backend, d.family, d.table, rule, d.generation)
+            for d in scan.tables
+            for rule in d.jump_rules
+        ]
         chains = [
-            RemoveChain(scan.backend, d.family, d.table, chain, count)
+            RemoveChain(scan.backend, d.family, d.table, chain, count, d.generation)
             for d in scan.tables
             for chain, count in d.calico_chains
         ]
@@ -260,9 +293,40 @@ class Netfilter:
                 )
                 continue
             groups.setdefault((action.family, action.table), []).append((position, action))
+        batched = [(p, a) for todo in groups.values() for p, a in todo]
+        if batched and self._apply_nft_batch([a for _p, a in batched]):
+            results.update({p: (Result.DONE, _done_detail(a)) for p, a in batched})
+            groups = {}
         for (family, table), todo in groups.items():
             results.update(self._apply_table(family, table, todo))
         return tuple(Outcome(*action.describe(), *results[p]) for p, action in enumerate(actions))
+
+    def _apply_nft_batch(self, actions: list[NetfilterAction]) -> bool:
+        """nft backend: the whole plan (both families) as ONE nf_tables transaction; False if not taken or failed.
+
+        Jump rules go by handle; chains are flushed, then deleted. The batch carries the scan's
+        generation id, so the kernel refuses it when anything changed since the scan (the handles
+        might then name other rules, e.g. of a re-created table) and the caller re-reads instead.
+        """
+        if self.backend is not Backend.NFT:
+            return False
+        if any(shutil.which(_tool(self.backend, f, "restore")) is None for f in {a.family for a in actions}):
+            return False  # the per-table path names the missing tool
+        generations = {action.generation for action in actions}
+        jumps = [a for a in actions if isinstance(a, DeleteJump)]
+        chains = [a for a in actions if isinstance(a, RemoveChain)]
+        if len(generations) != 1 or 0 in generations or any(a.rule.handle == 0 for a in jumps):
+            return False
+        items: list[_nftables.BatchItem] = [
+            _nftables.DeleteRule(a.family.address_family, a.table, a.rule.chain, a.rule.handle) for a in jumps
+        ]
+        items += [_nftables.FlushChain(a.family.address_family, a.table, a.chain) for a in chains]
+        items += [_nftables.DeleteChain(a.family.address_family, a.table, a.chain) for a in chains]
+        try:
+            with NftSocket(self.netns) as sock:
+                return sock.apply(items, generation=generations.pop()) == ""
+        except OSError:
+            return False
 
     def _read(self, family: Family) -> tuple[tuple[TableDump, ...], str]:
         try:
@@ -271,16 +335,75 @@ class Netfilter:
             )
         except MissingBinaryError as exc:
             return (), str(exc)
+        if self.backend is Backend.NFT:
+            dumps = self._read_nft(family)
+            if dumps is not None:
+                return dumps, ""
         done = _commands.run([save], self.netns)
         if not done.ok:
             return (), done.error()
         return parse_save(done.stdout, family), ""
 
+    def _read_nft(self, family: Family) -> tuple[TableDump, ...] | None:
+        """The nft backend read over netlink, with ``-S`` text for the chains that hold Calico's rules.
+
+        ``None`` when that read cannot be trusted (no netlink, no ``iptables-nft``, a chain ``-S``
+        cannot print, the ruleset kept changing): the caller then falls back to ``*-save``.
+        """
+        prefix = "iptables" if family is Family.IPV4 else "ip6tables"
+        lister = shutil.which(f"{prefix}-nft")
+        if lister is None:
+            return None
+        for _attempt in range(_NFT_READ_ATTEMPTS):
+            try:
+                with NftSocket(self.netns) as sock:
+                    snapshot = sock.read(family.address_family, frozenset(_IPTABLES_TABLES))
+                    dumps = self._dumps_from(snapshot, family, lister)
+                    # The -S texts are paired with the dumped handles by position: only valid when
+                    # no transaction committed in between, which the generation id tells.
+                    if dumps is not None and sock.generation() == snapshot.generation:
+                        return dumps
+                    if dumps is None:
+                        return None
+            except InconsistentDumpError:
+                continue
+            except OSError:
+                return None
+        return None
+
+    def _dumps_from(self, snapshot: NftTables, family: Family, lister: str) -> tuple[TableDump, ...] | None:
+        dumps: list[TableDump] = []
+        for table in sorted(snapshot.tables, key=_IPTABLES_TABLES.index):
+            chains = snapshot.tables[table]
+            jumps: list[Rule] = []
+            # Only chains with a rule that mentions "cali" anywhere (a superset of jumps into cali-*
+            # and "cali:" tags) are printed; Calico's own chains are only counted.
+            hooks = (c for c, r in chains.items() if r.mentions_cali and not _is_calico_chain(c))
+            for chain in sorted(hooks, key=_chain_order):
+                rules = self._list_chain(lister, table, chain, chains[chain].handles)
+                if rules is None:
+                    return None
+                jumps.extend(rule for rule in rules if _is_calico_rule(rule.spec))
+            calico = tuple(sorted((c, len(r.handles)) for c, r in chains.items() if _is_calico_chain(c)))
+            total = sum(len(r.handles) for r in chains.values())
+            dumps.append(TableDump(family, table, total, calico, tuple(jumps), snapshot.generation))
+        return tuple(dumps)
+
+    def _list_chain(self, lister: str, table: str, chain: str, handles: list[int]) -> list[Rule] | None:
+        done = _commands.run([lister, "-t", table, "-S", chain], self.netns)
+        if not done.ok:
+            return None
+        lines = [line for line in done.stdout.splitlines() if line.startswith("-A ")]
+        if len(lines) != len(handles):
+            return None
+        return [Rule(chain, line[3:].partition(" ")[2], handle) for line, handle in zip(lines, handles, strict=True)]
+
     def _apply_table(
         self, family: Family, table: str, todo: list[tuple[int, NetfilterAction]]
     ) -> dict[int, tuple[Result, str]]:
-        # Fast path: the plan is fresh, so one transaction for the jumps and one for the chains.
-        # Any failure (the table moved since the scan) re-reads the table and goes object by object.
+        # Per-table path (legacy, or nft without netlink or after its batch was refused): the plan is
+        # trusted first; any failure (the table moved since the scan) re-reads the table and goes
+        # object by object.
         try:
             restore = _commands.find_binary(
                 _tool(self.backend, family, "restore"), f"change the {self.backend.value} netfilter backend"
@@ -290,10 +413,17 @@ class Netfilter:
         jumps = [(p, a) for p, a in todo if isinstance(a, DeleteJump)]
         chains = [(p, a) for p, a in todo if isinstance(a, RemoveChain)]
         results: dict[int, tuple[Result, str]] = {}
-        if jumps and self._restore(restore, table, [_delete_line(a) for _p, a in jumps]).ok:
-            results.update({p: (Result.DONE, "") for p, _a in jumps})
-        if chains and len(results) == len(jumps) and self._remove_chains(restore, family, table, chains).ok:
-            results.update({p: (Result.DONE, _done_detail(a)) for p, a in chains})
+        if self.backend is Backend.LEGACY:
+            # One libiptc commit replaces the table at once: jumps, flushes and deletions together.
+            names = [a.chain for _p, a in chains]
+            lines = [_delete_line(a) for _p, a in jumps] + [f"-F {c}" for c in names] + [f"-X {c}" for c in names]
+            if self._restore(restore, table, lines).ok:
+                results.update({p: (Result.DONE, _done_detail(a)) for p, a in todo})
+        else:
+            if jumps and self._restore(restore, table, [_delete_line(a) for _p, a in jumps]).ok:
+                results.update({p: (Result.DONE, "") for p, _a in jumps})
+            if chains and len(results) == len(jumps) and self._remove_chains(restore, family, table, chains).ok:
+                results.update({p: (Result.DONE, _done_detail(a)) for p, a in chains})
         pending = [(p, a) for p, a in todo if p not in results]
         if pending:
             results.update(self._reconcile(restore, family, table, pending))
@@ -355,6 +485,15 @@ class Netfilter:
     def _restore(self, restore: str, table: str, lines: list[str]) -> _commands.CommandResult:
         text = f"*{table}\n" + "\n".join(lines) + "\nCOMMIT\n"
         return _commands.run([restore, "-w", "--noflush"], self.netns, stdin=text)
+
+
+def _is_calico_chain(chain: str) -> bool:
+    return chain.startswith(CALICO_CHAIN_PREFIX)
+
+
+def _chain_order(chain: str) -> tuple[int, str]:
+    """``-save`` order: builtin chains in their fixed order, then user chains by name."""
+    return (_BUILTIN_CHAINS.index(chain), "") if chain in _BUILTIN_CHAINS else (len(_BUILTIN_CHAINS), chain)
 
 
 def _delete_line(action: DeleteJump) -> str:

@@ -13,13 +13,13 @@ from kubectl_antrea_migrate.antrea.model import AntreaObjects
 from kubectl_antrea_migrate.errors import Location
 
 __all__ = [
-    "Fidelity",
-    "NamespacedAs",
-    "DenyAction",
-    "ConvertOptions",
-    "Finding",
-    "ObjectReport",
     "ConversionResult",
+    "ConvertOptions",
+    "DenyAction",
+    "Fidelity",
+    "Finding",
+    "NamespacedAs",
+    "ObjectReport",
 ]
 
 

@@ -36,7 +36,7 @@ class LabelMap(Mapping[str, str]):
     plus the sorted item tuple that gives equality, hashing and a deterministic order.
     """
 
-    __slots__ = ("_items", "_map", "_hash")
+    __slots__ = ("_hash", "_items", "_map")
 
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
         self._items: tuple[tuple[str, str], ...] = tuple(sorted((items or {}).items()))
