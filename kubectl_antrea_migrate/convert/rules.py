@@ -289,6 +289,16 @@ def _local_condition(side: EntityRule, policy: Policy, ctx: RuleContext, path: s
     pos, neg = entity_selectors(side, policy)
     if pos is None and neg is None:
         return None
+    # Calico matches this side by address (§1.4: IPs(S) includes NetworkSet CIDRs), so a set that
+    # the selector matches can pull in, or push out, pods by their IP whatever their labels; a
+    # rule-level appliedTo selects pods by labels only.
+    for selector, field_name in ((pos, "selector"), (neg, "notSelector")):
+        if selector is not None and any(view.netset.nets for view in ctx.sets_matching(selector)):
+            raise _Refusal(
+                f"{path}.{field_name}",
+                "matches NetworkSets on the policy's own side: Calico matches it by address (the sets' CIDRs may "
+                "hold pod IPs), Antrea's appliedTo by pod labels only",
+            )
     return _and(ctx.scope(policy), pos, Not(neg) if neg is not None else None)
 
 
