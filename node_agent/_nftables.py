@@ -66,11 +66,13 @@ class ChainRules:
     """One chain as dumped: its rules' handles in order, and whether any of them mentions ``cali``.
 
     ``use`` is the kernel's use count of the chain: its own rules plus the jumps into it (-1: not told).
+    ``dumped`` is False when the read was told to skip the chain's rules (``handles`` then stays empty).
     """
 
     handles: list[int]
     mentions_cali: bool = False
     use: int = field(default=-1, compare=False)
+    dumped: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +152,27 @@ class NftSocket:
     def __exit__(self, *_exc: object) -> None:
         self._sock.close()
 
-    def read(self, family: int, wanted: frozenset[str], whole_table_up_to: int = _WHOLE_TABLE_DUMP) -> NftTables:
+    def read(
+        self,
+        family: int,
+        wanted: frozenset[str],
+        whole_table_up_to: int | None = None,
+        skip_prefix: str | None = None,
+    ) -> NftTables:
         """Tables named in ``wanted`` of ``family`` (``socket.AF_INET``/``AF_INET6``), with chains and rules.
 
         The generation id is read first: equal to a later ``generation()``, nothing changed between.
-        A table whose chains' use counts add up to at most ``whole_table_up_to`` is dumped at once,
-        a bigger one chain by chain (same result, different cost).
+        A table whose chains' use counts add up to at most ``whole_table_up_to`` (default
+        ``_WHOLE_TABLE_DUMP``) is dumped at once, a bigger one chain by chain (same result, different
+        cost). With ``skip_prefix``, a big table's chains named so are listed but their rules are not
+        dumped (``ChainRules.dumped`` False): a small table costs little either way.
 
         Raises:
             InconsistentDumpError: the ruleset changed during a dump.
             OSError: the kernel refused a request (e.g. nf_tables missing).
         """
+        if whole_table_up_to is None:
+            whole_table_up_to = _WHOLE_TABLE_DUMP
         generation = self.generation()
         tables: dict[str, dict[str, ChainRules]] = {}
         for data, pos, end in self._dump(_MSG_GETTABLE, family):
@@ -195,7 +207,9 @@ class NftSocket:
                 self._read_rules(family, table, None, chains, buffer)
                 continue
             for chain, rules in chains.items():
-                if rules.use != 0:  # 0: no rules, nothing to ask
+                if skip_prefix is not None and chain.startswith(skip_prefix):
+                    rules.dumped = False
+                elif rules.use != 0:  # 0: no rules, nothing to ask
                     self._read_rules(family, table, chain, chains, buffer)
         return NftTables(generation, tables)
 

@@ -15,6 +15,8 @@ Design:
   because the ruleset generation id is the same before the netlink read and after the last
   ``-S``; otherwise the read is retried, then ``*-nft-save`` is used. Each rule keeps its handle
   (the kernel's stable identity of a rule, never a position) and each dump the generation.
+  The cleanup's scan (``counts=False``) skips the rules inside ``cali-*`` chains (most of a Calico
+  node's rules): it flushes and deletes those chains whole, so only their names are needed.
 - Cleanup, nft: ONE nf_tables transaction for the whole plan (both families): delete each jump
   rule by handle, flush every ``cali-*`` chain, then delete them (flush first: cali chains jump
   to each other). The batch carries the scan's generation id (``NFNL_BATCH_GENID``), so the kernel
@@ -115,8 +117,8 @@ class TableDump:
 
     family: Family
     table: str
-    total_rules: int
-    calico_chains: tuple[tuple[str, int], ...]  # (chain, rules in it), in declaration order
+    total_rules: int  # of the chains whose rules were read (every chain unless the scan skipped cali-* ones)
+    calico_chains: tuple[tuple[str, int | None], ...]  # (chain, rules in it; None: not read), declaration order
     jump_rules: tuple[Rule, ...]  # Calico's rules in other chains: jumps/gotos into cali-*, "cali:" tagged
     generation: int = 0  # nf_tables ruleset generation the dump was read at (0: not known)
 
@@ -160,7 +162,7 @@ class RemoveChain:
     family: Family
     table: str
     chain: str
-    rules: int
+    rules: int | None  # None: the scan did not read the chain's rules (cleanup scan)
     generation: int = field(default=0, compare=False)  # the scan's, see TableDump
 
     def describe(self) -> tuple[str, str, str]:
@@ -230,8 +232,15 @@ class Netfilter:
         self.backend = backend
         self.netns = netns
 
-    def scan(self) -> NetfilterScan:
+    def scan(self, counts: bool = True) -> NetfilterScan:
         """Read both families' tables. Never raises for a missing or failing tool: see ``error``.
+
+        Args:
+            counts: read the rules inside ``cali-*`` chains too, to count them (the report needs
+                that). The cleanup does not: it flushes and deletes those chains whole, so with
+                ``False`` the nft backend dumps only the other chains' rules (most of a Calico
+                node's rules are in ``cali-*`` chains); their counts may then be ``None`` and
+                ``total_rules`` leaves them out. The legacy backend always counts (one ``-save``).
 
         Raises:
             OSError: the namespace cannot be entered.
@@ -239,7 +248,7 @@ class Netfilter:
         errors: list[str] = []
         tables: list[TableDump] = []
         for family in Family:
-            dumps, error = self._read(family)
+            dumps, error = self._read(family, counts)
             if error:
                 if family is Family.IPV4:
                     return NetfilterScan(self.backend, False, (), error)
@@ -254,7 +263,8 @@ class Netfilter:
             TableSummary(
                 table=dump.label,
                 calico_chains=len(dump.calico_chains),
-                calico_rules=sum(count for _chain, count in dump.calico_chains),
+                # Only a cleanup scan (counts=False) leaves counts unknown; a report never uses one.
+                calico_rules=sum(count for _chain, count in dump.calico_chains if count is not None),
                 jump_rules=len(dump.jump_rules),
                 total_rules=dump.total_rules,
             )
@@ -328,7 +338,7 @@ class Netfilter:
         except OSError:
             return False
 
-    def _read(self, family: Family) -> tuple[tuple[TableDump, ...], str]:
+    def _read(self, family: Family, counts: bool = True) -> tuple[tuple[TableDump, ...], str]:
         try:
             save = _commands.find_binary(
                 _tool(self.backend, family, "save"), f"read the {self.backend.value} netfilter backend"
@@ -336,7 +346,7 @@ class Netfilter:
         except MissingBinaryError as exc:
             return (), str(exc)
         if self.backend is Backend.NFT:
-            dumps = self._read_nft(family)
+            dumps = self._read_nft(family, counts)
             if dumps is not None:
                 return dumps, ""
         done = _commands.run([save], self.netns)
@@ -344,7 +354,7 @@ class Netfilter:
             return (), done.error()
         return parse_save(done.stdout, family), ""
 
-    def _read_nft(self, family: Family) -> tuple[TableDump, ...] | None:
+    def _read_nft(self, family: Family, counts: bool) -> tuple[TableDump, ...] | None:
         """The nft backend read over netlink, with ``-S`` text for the chains that hold Calico's rules.
 
         ``None`` when that read cannot be trusted (no netlink, no ``iptables-nft``, a chain ``-S``
@@ -357,7 +367,11 @@ class Netfilter:
         for _attempt in range(_NFT_READ_ATTEMPTS):
             try:
                 with NftSocket(self.netns) as sock:
-                    snapshot = sock.read(family.address_family, frozenset(_IPTABLES_TABLES))
+                    snapshot = sock.read(
+                        family.address_family,
+                        frozenset(_IPTABLES_TABLES),
+                        skip_prefix=None if counts else CALICO_CHAIN_PREFIX,
+                    )
                     dumps = self._dumps_from(snapshot, family, lister)
                     # The -S texts are paired with the dumped handles by position: only valid when
                     # no transaction committed in between, which the generation id tells.
@@ -384,7 +398,12 @@ class Netfilter:
                 if rules is None:
                     return None
                 jumps.extend(rule for rule in rules if _is_calico_rule(rule.spec))
-            calico = tuple(sorted((c, len(r.handles)) for c, r in chains.items() if _is_calico_chain(c)))
+            calico = tuple(
+                sorted(
+                    ((c, len(r.handles) if r.dumped else None) for c, r in chains.items() if _is_calico_chain(c)),
+                    key=lambda item: item[0],
+                )
+            )
             total = sum(len(r.handles) for r in chains.values())
             dumps.append(TableDump(family, table, total, calico, tuple(jumps), snapshot.generation))
         return tuple(dumps)
@@ -432,7 +451,7 @@ class Netfilter:
     def _reconcile(
         self, restore: str, family: Family, table: str, todo: list[tuple[int, NetfilterAction]]
     ) -> dict[int, tuple[Result, str]]:
-        dumps, error = self._read(family)
+        dumps, error = self._read(family, counts=False)  # only names and jump rules matter here
         if error:
             return {p: (Result.FAILED, error) for p, _a in todo}
         dump = next((d for d in dumps if d.table == table), None)
@@ -501,4 +520,6 @@ def _delete_line(action: DeleteJump) -> str:
 
 
 def _done_detail(action: NetfilterAction) -> str:
-    return f"{action.rules} rules flushed" if isinstance(action, RemoveChain) else ""
+    if not isinstance(action, RemoveChain):
+        return ""
+    return "flushed and deleted" if action.rules is None else f"{action.rules} rules flushed"
