@@ -52,8 +52,9 @@ def _refused_at_or_verified(
 def test_local_side_selector_matching_a_network_set_that_covers_the_pod() -> None:
     """Calico matches ``destination.selector`` against the destination IP (§1.4: IPs(S) includes
     NetworkSet CIDRs). The unlabelled NetworkSet prod/set0 satisfies ``!has(role)`` and holds the pod's
-    IP 10.244.1.13, so Calico allows SCTP/53 into pod3 although pod3 has ``role=a``. The Antrea rule's
-    appliedTo selects by pod labels only, so pod3 falls to the end-of-tier Drop.
+    IP 10.244.1.13, so Calico allows SCTP/53 into pod3 although pod3 has ``role=a``. The bug: the
+    converter accepted it with an appliedTo that selects by pod labels only, so pod3 fell to the
+    end-of-tier Drop. An appliedTo cannot be IP-based, so the exact answer is a refusal.
     """
     docs = [
         _namespace("prod"),
@@ -76,8 +77,8 @@ def test_local_side_selector_matching_a_network_set_that_covers_the_pod() -> Non
 def test_local_side_not_selector_matching_a_network_set_that_covers_the_pod() -> None:
     """The local side must hold an IP outside IPs(notSelector) (§1.4), and the notSelector is raw (not
     namespace-scoped). NetworkSet prod/set0 (``app=web``) matches it and holds pod5's IP, so Calico's
-    rule does not match pod5 and the end-of-tier Drop denies; Antrea's appliedTo
-    ``NOT (app in {a, web} AND role absent)`` selects the unlabelled pod5 and allows.
+    rule does not match pod5 and the end-of-tier Drop denies. The bug: the converter's appliedTo
+    ``NOT (app in {a, web} AND role absent)`` selected the unlabelled pod5 and allowed.
     """
     docs = [
         _namespace("prod"),
@@ -97,7 +98,7 @@ def test_local_side_not_selector_matching_a_network_set_that_covers_the_pod() ->
 def test_local_side_non_namespaced_selector_matching_a_global_set_that_covers_the_pod() -> None:
     """``namespaceSelector: '!all()'`` becomes ``!has(projectcalico.org/namespace)`` (§1.4): no pod
     matches it, but GlobalNetworkSet set1 does, and its CIDR 10.244.0.0/24 holds the pod's IP. Calico
-    therefore allows every ingress to pod4; the converter dropped the rule as "selects no pod".
+    therefore allows every ingress to pod4. The bug: the converter dropped the rule as "selects no pod".
     """
     docs = [
         _namespace("dev"),

@@ -12,24 +12,30 @@ The inputs cover the policy-mapping spec's constructs: GNP/NP, selectors with ``
 tiers with Deny and Pass default actions, orders with ties and None, explicit ``types``, NetworkSets,
 GlobalNetworkSets, labelled Namespaces and sometimes Kubernetes NetworkPolicies.
 
-``CONVERT_VERIFY_EXAMPLES`` raises the example count for bug hunting (e.g. 2000); the default keeps
-the suite fast. Every difference this test ever found is pinned in ``test_convert_regressions.py``
-(converter bugs) or in the evaluator tests (evaluator bugs).
+``CONVERT_VERIFY_EXAMPLES`` raises the example count for bug hunting, e.g.
+``CONVERT_VERIFY_EXAMPLES=2500 pytest tests/unit/test_convert_verify_property.py --hypothesis-seed=7``;
+the default keeps the suite fast. A second test guards the generator itself: within a fixed budget
+it must reach accepted conversions with Pass, named ports, group peers, pods inside NetworkSet
+CIDRs, native K8s NetworkPolicies, ICMP, dual-stack and IPv6-only pods. Every difference this test
+ever found is pinned in ``test_convert_regressions.py`` (converter bugs) or in the evaluator tests
+(evaluator bugs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, assume, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from kubectl_antrea_migrate.antrea.model import AntreaAction, AntreaObjects
 from kubectl_antrea_migrate.calico.load import load_objects
-from kubectl_antrea_migrate.calico.model import DEFAULT_TIER, Direction, Inventory
+from kubectl_antrea_migrate.calico.model import DEFAULT_TIER, Inventory
 from kubectl_antrea_migrate.convert import convert
 from kubectl_antrea_migrate.convert.result import ConvertOptions, NamespacedAs
 from kubectl_antrea_migrate.errors import InputError, Location
@@ -37,15 +43,13 @@ from kubectl_antrea_migrate.kube.model import ContainerPort, LabelMap, Pod
 from kubectl_antrea_migrate.verify.diff import verify
 
 EXAMPLES = int(os.environ.get("CONVERT_VERIFY_EXAMPLES", "300"))
-# Set to False once the converter refuses (or handles) local-side selectors that match NetworkSets
-# covering pod IPs; test_convert_regressions.py::test_local_side_* then pass too.
-KNOWN_LOCAL_SIDE_BUG = False
 
 MAX_POLICIES = 4  # per example; bug hunts raise these two (more interplay, slower examples)
 MAX_RULES = 3  # per direction
 MAX_PODS = 6
 ACTIONS = ("Allow", "Allow", "Deny", "Deny", "Log", "Pass")  # Log and Pass rarer than Allow and Deny
 KEYS = ("app", "role", "env")
+SET_TYPES = ("external", "internal")
 VALUES = ("a", "b", "web")
 NAMESPACES = {"prod": {"env": "prod", "team": "x"}, "dev": {"env": "dev"}, "ops": {}}
 SERVICE_ACCOUNTS = ("default", "api", "web")
@@ -108,6 +112,9 @@ SPECIAL_ATOMS = (
     "app == 'a b'",
     "app != 'a b'",
     "has(a/b/c)",
+    "type == 'external'",
+    "type in {'external', 'internal'}",
+    "has(type)",
 )
 pod_selectors = st.one_of(
     _tree(_atom(KEYS, VALUES), 3),
@@ -140,7 +147,7 @@ def entity(draw: st.DrawFn, ported: bool, local: bool, family: int) -> dict[str,
     if not local and draw(st.integers(0, 5)) == 0:
         out["notNets"] = draw(st.lists(st.sampled_from(RULE_NETS[family]), min_size=1, max_size=2, unique=True))
     if ported and draw(st.integers(0, 2)) == 0:
-        port = st.sampled_from([80, 53, 8080, 9090, "1000:9000", "50:100", "http", "dns", "metrics"])
+        port = st.sampled_from([80, 53, 8080, 9090, "1000:9000", "50:100", "1:65535", "http", "dns", "metrics"])
         out["ports"] = draw(st.lists(port, min_size=1, max_size=3, unique=True))
     if ported and draw(st.integers(0, 5)) == 0:
         out["notPorts"] = draw(st.lists(st.sampled_from([80, 8080, "1:100", "9000:9999"]), min_size=1, max_size=2))
@@ -283,6 +290,8 @@ def calico_documents(draw: st.DrawFn) -> list[dict[str, Any]]:
     for i in range(draw(st.integers(0, 2))):
         namespace = draw(st.sampled_from([None, "prod", "dev"]))
         labels = draw(st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=2))
+        if draw(st.booleans()):
+            labels["type"] = draw(st.sampled_from(SET_TYPES))  # a key only sets carry, as threat feeds do
         pool = GLOBAL_SET_NETS if namespace is None else SET_NETS
         nets = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
         metadata: dict[str, Any] = {"name": f"set{i}", "labels": labels}
@@ -300,17 +309,19 @@ def calico_documents(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @st.composite
-def pods(draw: st.DrawFn, dual: bool = False) -> tuple[Pod, ...]:
+def pods(draw: st.DrawFn, families: frozenset[int] = frozenset({4})) -> tuple[Pod, ...]:
     """2-``MAX_PODS`` pods with random labels, namespace, service account, named ports and unique IPs."""
     out = []
     for i in range(draw(st.integers(2, MAX_PODS))):
         zone = draw(st.sampled_from(POD_ZONES))
-        ips = (f"{zone}{10 + i}", f"fd00:{draw(st.sampled_from([0, 1]))}::{10 + i:x}") if dual else (f"{zone}{10 + i}",)
+        v6 = f"fd00:{draw(st.sampled_from([0, 1]))}::{10 + i:x}"  # fd00:1::/64 is a NetworkSet CIDR
+        ips = tuple(ip for family, ip in ((4, f"{zone}{10 + i}"), (6, v6)) if family in families)
         ports = draw(st.lists(st.sampled_from(CONTAINER_PORTS), max_size=2, unique_by=lambda p: p[0]))
         out.append(
             Pod(
                 name=f"pod{i}",
-                namespace=draw(st.sampled_from(sorted(NAMESPACES))),
+                # "extra" has no Namespace object in the input (offline -f files often lack them).
+                namespace=draw(st.sampled_from([*sorted(NAMESPACES), "extra"])),
                 labels=LabelMap(draw(st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=3))),
                 service_account=draw(st.sampled_from(SERVICE_ACCOUNTS)),
                 ips=ips,
@@ -334,14 +345,14 @@ class Scenario:
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
-    """Mostly single-stack IPv4; sometimes dual-stack pods with ``ip_families={4, 6}``."""
-    dual = draw(st.integers(0, 3)) == 0
+    """Mostly single-stack IPv4; sometimes dual-stack or IPv6-only pods, with matching ``ip_families``."""
+    families = draw(st.sampled_from([frozenset({4})] * 4 + [frozenset({4, 6})] * 2 + [frozenset({6})]))
     options = ConvertOptions(
         namespaced_as=draw(st.sampled_from([NamespacedAs.AUTO, NamespacedAs.ACNP])),
-        ip_families=frozenset({4, 6}) if dual else frozenset({4}),
+        ip_families=families,
         calico_version=draw(st.sampled_from(["3.32", "3.32", "3.28"])),
     )
-    return Scenario(draw(calico_documents()), draw(pods(dual)), options)
+    return Scenario(draw(calico_documents()), draw(pods(families)), options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,25 +366,6 @@ class Outcome:
 def load(docs: list[dict[str, Any]]) -> Inventory:
     """The inventory of ``docs`` as ``convert -f`` would load it."""
     return load_objects([(d, Location(file="random.yaml", document=i + 1)) for i, d in enumerate(docs)])
-
-
-def local_sides_may_see_sets_over_pods(inventory: Inventory, population: tuple[Pod, ...]) -> bool:
-    """True when a rule filters its own endpoint by identity and a NetworkSet CIDR holds a pod IP.
-
-    That is the shape of the open converter bug pinned in ``test_convert_regressions.py``
-    (``test_local_side_*``): Calico matches the local side by address, so a NetworkSet covering a pod
-    IP can make the pod match regardless of its labels; the converter's rule-level appliedTo does not.
-    """
-    ips = [ipaddress.ip_address(ip) for pod in population for ip in pod.ips]
-    if not any(ip in net for s in inventory.network_sets for net in s.nets for ip in ips):
-        return False
-    for policy in inventory.policies:
-        for direction in policy.types:
-            for rule in policy.rules(direction):
-                side = rule.destination if direction is Direction.INGRESS else rule.source
-                if side.selector or side.not_selector or side.namespace_selector or side.service_accounts:
-                    return True
-    return False
 
 
 def check(scenario: Scenario) -> Outcome:
@@ -402,9 +394,6 @@ def test_accepted_random_conversions_verify_against_random_pods(scenario: Scenar
         outcome = check(scenario)
     except InputError:
         return  # invalid Calico input is the loader's to refuse (pinned by the loader tests)
-    if outcome.differences and KNOWN_LOCAL_SIDE_BUG:
-        # An open converter bug (pinned as xfail in test_convert_regressions.py): skip only its shape.
-        assume(not local_sides_may_see_sets_over_pods(load(scenario.docs), scenario.pods))
     assert outcome.differences == ()
 
 
@@ -433,25 +422,26 @@ REACHED = {
         and not any(d.get("spec", {}).get("tier") == DEFAULT_TIER for d in sc.docs)
     ),
     "an ICMP match": lambda sc, objects: any(r.protocols for r in _rules(objects)),
-    "dual-stack pods": lambda sc, objects: 6 in sc.options.ip_families and bool(objects.policies),
+    "dual-stack pods": lambda sc, objects: sc.options.ip_families == {4, 6} and bool(objects.policies),
+    "IPv6-only pods": lambda sc, objects: sc.options.ip_families == {6} and bool(objects.policies),
 }
 
 
 def test_random_inputs_reach_accepted_conversions_with_the_constructs_that_matter() -> None:
     """Guards the property above against a generator that drifts into refusals or trivial inputs."""
+    missing = set(REACHED)
 
-    def accepted_with(what: str) -> Any:
-        def predicate(scenario: Scenario) -> bool:
-            try:
-                result = convert(load(scenario.docs), scenario.options)
-            except InputError:
-                return False
-            return not result.blocked and REACHED[what](scenario, result.objects)
+    def reached_everything(scenario: Scenario) -> bool:
+        try:
+            result = convert(load(scenario.docs), scenario.options)
+        except InputError:
+            return False
+        if not result.blocked:
+            missing.difference_update([w for w in missing if REACHED[w](scenario, result.objects)])
+        return not missing
 
-        return predicate
-
-    # Deterministic (derandomize): the same 400 draws every run, so this guard cannot flake.
-    budget = settings(max_examples=400, phases=[Phase.generate], database=None, deadline=None, derandomize=True)
-    for what in REACHED:
-        found = find(scenarios(), accepted_with(what), settings=budget)
-        assert found.docs, what
+    # Deterministic (derandomize): the same draws every run, so this guard cannot flake.
+    budget = settings(max_examples=600, phases=[Phase.generate], database=None, deadline=None, derandomize=True)
+    with contextlib.suppress(NoSuchExample):
+        find(scenarios(), reached_everything, settings=budget)
+    assert missing == set()
