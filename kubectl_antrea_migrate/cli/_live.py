@@ -8,14 +8,15 @@ from __future__ import annotations
 import datetime
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kubectl_antrea_migrate.antrea.model import AntreaObjects
 from kubectl_antrea_migrate.calico.model import Inventory
 from kubectl_antrea_migrate.cli import _policy_io as pio
-from kubectl_antrea_migrate.cli.options import OutputFormat
-from kubectl_antrea_migrate.cluster.client import KubeClient, load_client
+from kubectl_antrea_migrate.cli.options import OutputFormat, cluster_client
+from kubectl_antrea_migrate.cluster.client import KubeClient
 from kubectl_antrea_migrate.convert import convert
 from kubectl_antrea_migrate.convert.result import ConvertOptions
 from kubectl_antrea_migrate.errors import EXIT_FINDINGS, EXIT_OK, ClusterError, InputError, Location
@@ -26,10 +27,6 @@ from kubectl_antrea_migrate.preflight.podcidr import analyse_snapshot
 from kubectl_antrea_migrate.preflight.report import CheckReport, assess_cluster
 
 __all__ = ["apply_converted", "inventory_from_snapshot", "live_check", "live_inventory"]
-
-
-def _client(kubeconfig: Path | None, context: str | None) -> KubeClient:
-    return load_client(str(kubeconfig) if kubeconfig else None, context)
 
 
 def _raw_objects(snapshot: ClusterSnapshot) -> list[tuple[Mapping[str, Any], Location]]:
@@ -48,8 +45,6 @@ def inventory_from_snapshot(snapshot: ClusterSnapshot) -> tuple[Inventory, tuple
     Returns the inventory of the loadable objects and one message per rejected object: a bad object
     in the cluster must not hide the verdict on all the others.
     """
-    from dataclasses import replace
-
     from kubectl_antrea_migrate.calico.load import load_objects
 
     pending = _raw_objects(snapshot)
@@ -78,7 +73,7 @@ def live_inventory(kubeconfig: Path | None, context: str | None) -> Inventory:
     """The cluster's policies as an Inventory; a rejected object is an input error (exit 2)."""
     from kubectl_antrea_migrate.cluster.read import read_snapshot
 
-    inventory, rejected = inventory_from_snapshot(read_snapshot(_client(kubeconfig, context)))
+    inventory, rejected = inventory_from_snapshot(read_snapshot(cluster_client(kubeconfig, context)))
     if rejected:
         raise InputError("the cluster holds Calico objects that cannot be read:\n  " + "\n  ".join(rejected))
     return inventory
@@ -114,7 +109,7 @@ def live_check(kubeconfig: Path | None, context: str | None, options: ConvertOpt
     """``check`` without ``-f``: read the cluster, assess it, print; returns the exit code."""
     from kubectl_antrea_migrate.cluster.read import read_snapshot
 
-    client = _client(kubeconfig, context)
+    client = cluster_client(kubeconfig, context)
     snapshot = read_snapshot(client)
     inventory, rejected = inventory_from_snapshot(snapshot)
     conversion = convert(inventory, options)
@@ -174,7 +169,7 @@ def apply_converted(
     from kubectl_antrea_migrate.cluster.apply import apply_objects, backup_objects
     from kubectl_antrea_migrate.cluster.read import read_snapshot
 
-    client = _client(kubeconfig, context)
+    client = cluster_client(kubeconfig, context)
     if not server_dry_run:
         snapshot = read_snapshot(client)
         calico = [o for o in snapshot.calico_objects if o.get("kind") not in ("HostEndpoint",)]
@@ -205,7 +200,7 @@ def live_verify_inputs(
     from kubectl_antrea_migrate.antrea.load import load_antrea
     from kubectl_antrea_migrate.cluster.read import read_antrea_objects, read_snapshot
 
-    client = _client(kubeconfig, context)
+    client = cluster_client(kubeconfig, context)
     inventory, rejected = inventory_from_snapshot(read_snapshot(client))
     if rejected:
         raise InputError("the cluster holds Calico objects that cannot be read:\n  " + "\n  ".join(rejected))

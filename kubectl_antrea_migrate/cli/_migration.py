@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from kubectl_antrea_migrate.cli.options import OutputFormat
+from kubectl_antrea_migrate.cli.options import OutputFormat, cluster_client
 from kubectl_antrea_migrate.convert.result import ConvertOptions
 from kubectl_antrea_migrate.errors import InputError, Location, UsageError
 from kubectl_antrea_migrate.migrate.plan import Plan, PlanOptions, Strategy, build_plan
@@ -112,12 +112,11 @@ def open_migration(
     so a missing Antrea manifest is no reason to refuse it.
     """
     from kubectl_antrea_migrate.agents.migration import AgentNodes, parse_endpoints
-    from kubectl_antrea_migrate.cluster.client import load_client
     from kubectl_antrea_migrate.cluster.migration import ClusterMigration, read_plan_facts
     from kubectl_antrea_migrate.cluster.state_store import ConfigMapStateStore
 
     endpoints = parse_endpoints(agent_endpoints)
-    client = load_client(str(kubeconfig) if kubeconfig else None, context)
+    client = cluster_client(kubeconfig, context)
     store = ConfigMapStateStore(client, config.namespace)
     state = store.load()
     config = replace(config, install_agents=config.install_agents and not endpoints)

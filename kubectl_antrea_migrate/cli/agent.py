@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kubectl_antrea_migrate.cli.options import ContextOpt, KubeconfigOpt, OutputFormat, OutputOpt
+from kubectl_antrea_migrate.cli.options import ContextOpt, KubeconfigOpt, OutputFormat, OutputOpt, cluster_client
 from kubectl_antrea_migrate.errors import EXIT_FAILURE, EXIT_OK
 from kubectl_antrea_migrate.output import console, dump, table, to_plain
 
@@ -53,9 +53,8 @@ def register(app: typer.Typer) -> None:
         Example: kubectl antrea-migrate agent install --image registry.local/antrea-migrate-agent:0.1.0
         """
         from kubectl_antrea_migrate.cluster import agent_install
-        from kubectl_antrea_migrate.cluster.client import load_client
 
-        client = load_client(str(kubeconfig) if kubeconfig else None, context)
+        client = cluster_client(kubeconfig, context)
         result = agent_install.install(client, namespace, image)
         _print_outcomes("agent install", result.objects, output)
         if result.failed:
@@ -79,9 +78,8 @@ def register(app: typer.Typer) -> None:
         """
         from kubectl_antrea_migrate.cluster import agent_install
         from kubectl_antrea_migrate.cluster.agent_install import ObjectAction
-        from kubectl_antrea_migrate.cluster.client import load_client
 
-        client = load_client(str(kubeconfig) if kubeconfig else None, context)
+        client = cluster_client(kubeconfig, context)
         outcomes = agent_install.uninstall(client, namespace)
         _print_outcomes("agent uninstall", outcomes, output)
         failed = any(o.action is ObjectAction.FAILED for o in outcomes)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from kubectl_antrea_migrate.cli.options import ContextOpt, KubeconfigOpt, OutputFormat, OutputOpt
+from kubectl_antrea_migrate.cli.options import ContextOpt, KubeconfigOpt, OutputFormat, OutputOpt, cluster_client
 from kubectl_antrea_migrate.errors import EXIT_FAILURE, EXIT_FINDINGS, EXIT_OK
 from kubectl_antrea_migrate.output import console, dump, table, to_plain
 
@@ -97,7 +97,6 @@ def register(app: typer.Typer) -> None:
         Example: kubectl antrea-migrate node worker-1 --cleanup-calico --dry-run
         """
         from kubectl_antrea_migrate.agents import operations
-        from kubectl_antrea_migrate.cluster.client import load_client
         from kubectl_antrea_migrate.errors import UsageError
         from kubectl_antrea_migrate.nodestate.model import CniNetwork
 
@@ -117,7 +116,7 @@ def register(app: typer.Typer) -> None:
             dry_run=dry_run,
         )
         connection = operations.connect(
-            lambda: load_client(str(kubeconfig) if kubeconfig else None, context),
+            lambda: cluster_client(kubeconfig, context),
             name,
             namespace=agent_namespace,
             endpoint=agent_endpoint,

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from kubectl_antrea_migrate.cluster.client import KubeClient
+
 __all__ = [
-    "ClusterOptions",
     "ContextOpt",
     "FilesOpt",
     "KubeconfigOpt",
     "OutputFormat",
     "OutputOpt",
+    "cluster_client",
 ]
 
 
@@ -27,12 +29,14 @@ class OutputFormat(StrEnum):
     YAML = "yaml"
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterOptions:
-    """How to reach the cluster: kubeconfig path (None = KUBECONFIG or ~/.kube/config) and context."""
+def cluster_client(kubeconfig: Path | None, context: str | None) -> KubeClient:
+    """The cluster client for ``--kubeconfig``/``--context`` (None: ``KUBECONFIG`` or ~/.kube/config).
 
-    kubeconfig: Path | None = None
-    context: str | None = None
+    Imported late: commands that never touch a cluster (``convert -f``) stay fast to start.
+    """
+    from kubectl_antrea_migrate.cluster.client import load_client
+
+    return load_client(str(kubeconfig) if kubeconfig else None, context)
 
 
 KubeconfigOpt = Annotated[

@@ -15,7 +15,7 @@ import datetime
 import typer
 
 from kubectl_antrea_migrate.cli._migration import NamespaceOpt
-from kubectl_antrea_migrate.cli.options import ContextOpt, KubeconfigOpt, OutputFormat, OutputOpt
+from kubectl_antrea_migrate.cli.options import ContextOpt, KubeconfigOpt, OutputFormat, OutputOpt, cluster_client
 from kubectl_antrea_migrate.errors import EXIT_OK
 from kubectl_antrea_migrate.migrate.state import MigrationState, RunStatus
 from kubectl_antrea_migrate.output import console, dump, table
@@ -37,10 +37,9 @@ def register(app: typer.Typer) -> None:
 
         Example: kubectl antrea-migrate status -o yaml
         """
-        from kubectl_antrea_migrate.cluster.client import load_client
         from kubectl_antrea_migrate.cluster.state_store import ConfigMapStateStore
 
-        client = load_client(str(kubeconfig) if kubeconfig else None, context)
+        client = cluster_client(kubeconfig, context)
         state = ConfigMapStateStore(client, namespace).load()
         if output is OutputFormat.TABLE:
             render_status(state)
